@@ -7,7 +7,7 @@
 # Layout of build/ (git-ignored, disposable):
 #   base/        pristine Debian linux-source-6.1 as one commit, tagged "base"
 #   linux/       contributor work tree: base + the series as commits
-#   test/src/    the gate's own tree: fresh base + git am, one patch at a time
+#   test/linux/  the gate's own tree: fresh base + git am, one patch at a time
 #   test/out/    O= directory of the gate's kernel (shared by bisect and tip)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
 #   ccache/      compiler cache (CCACHE_DIR)
@@ -505,7 +505,7 @@ run_qemu() {
 	rm -f "$rdir/console.log" "$rdir/results.log"
 	set +e
 	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-		-M q35 -accel tcg -cpu max -m 2G -smp 2 -nodefaults -display none \
+		-M q35 -accel tcg -cpu max -m 1G -smp 2 -nodefaults -display none \
 		-no-reboot -device intel-iommu,intremap=on,caching-mode=on \
 		-device edu,addr=0x3 \
 		-device e1000e,addr=0x4 \
@@ -513,7 +513,7 @@ run_qemu() {
 		-device edu,bus=br0,addr=0x1 -device edu,bus=br0,addr=0x2 \
 		-device e1000,bus=br0,addr=0x3 \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic loglevel=6 harness=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic loglevel=7 harness=$mode" \
 		-serial "file:$rdir/console.log" -serial "file:$rdir/results.log" \
 		>"$rdir/qemu.log" 2>&1
 	rc=$?
@@ -620,7 +620,7 @@ codespell_file() {
 }
 
 gate_apply_and_bisect() {
-	local src=$TDIR/src out=$TDIR/out logs=$TDIR/logs
+	local src=$TDIR/linux out=$TDIR/out logs=$TDIR/logs
 	mkdir -p "$logs" "$CACHE"
 	rm -f "$logs"/*
 	step "(a) series applies with git am on a fresh base"
@@ -708,7 +708,7 @@ gate_apply_and_bisect() {
 }
 
 gate_static() {
-	local src=$TDIR/src logs=$TDIR/logs
+	local src=$TDIR/linux logs=$TDIR/logs
 	step "(a) overlays and MAINTAINERS.fragment equal what export writes"
 	local tmp r
 	tmp=$(mktemp -d)
@@ -752,7 +752,7 @@ gate_static() {
 }
 
 gate_qemu() {
-	local src=$TDIR/src out=$TDIR/out rdir=$TDIR/run logs=$TDIR/logs
+	local src=$TDIR/linux out=$TDIR/out rdir=$TDIR/run logs=$TDIR/logs
 	step "(d) tip kernel build (config: tinyconfig + test/kernel.config)"
 	local t0; t0=$(now)
 	if ! build_kernel "$src" "$out" "$logs/tip.log"; then

@@ -137,7 +137,7 @@ def main():
     leaks = {}
     for line in res:
         if line.startswith("KMEMLEAK-BEGIN"):
-            in_km = line.split()[1]
+            in_km = line.split(None, 1)[1]
             leaks[in_km] = []
         elif line.startswith("KMEMLEAK-END"):
             in_km = None
