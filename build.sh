@@ -78,8 +78,7 @@ usage: ./build.sh [command]
   help     this text
 
 Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 900),
-CCACHE_DIR (default build/ccache), KEEP_GOING=1 (test: go on after a
-failed step where possible).
+CCACHE_DIR (default build/ccache).
 EOF
 }
 
@@ -477,6 +476,21 @@ build_ksft() {
 	fi
 }
 
+# Build some selftest targets (-Werror) without installing them.
+build_ksft_targets() {
+	local src=$1 out=$2 targets=$3 log=$4 t
+	{
+		kmake "$src" "$out" headers
+		for t in $targets; do
+			[ -f "$src/tools/testing/selftests/$t/Makefile" ] || continue
+			mkdir -p "$out/kselftest-bisect/$t"
+			make -C "$src/tools/testing/selftests/$t" O="$out" CC=gcc \
+				OUTPUT="$out/kselftest-bisect/$t" USERCFLAGS=-Werror \
+				KHDR_INCLUDES="-isystem $out/usr/include" -j"$JOBS" all || return 1
+		done
+	} >"$log" 2>&1
+}
+
 make_initramfs() {
 	local inst=$1 img=$2 root
 	root=$(dirname "$img")/root
@@ -634,7 +648,7 @@ gate_apply_and_bisect() {
 	local patches=() p
 	mapfile -t patches < <(series_patches)
 	for p in "${patches[@]}"; do
-		[ -f "$p" ] || { record "apply: $(basename "$p")" FAIL; say "FAIL: series names a missing patch $(basename "$p")"; return 1; }
+		[ -f "$p" ] || { record "apply: $(basename "$p")" FAIL; say "FAIL: series names a missing patch $(basename "$p")"; return 2; }
 	done
 	# Directories the whole series touches, and their warnings at the base.
 	local all_files=() dirs=()
@@ -663,7 +677,7 @@ gate_apply_and_bisect() {
 			record "apply: $name" FAIL
 			say "FAIL apply: $name does not apply:"
 			sed 's/^/    /' "$logs/am-$i.log" | head -n 20
-			return 1
+			return 2
 		fi
 		tree=$(git -C "$src" rev-parse HEAD^{tree})
 		stamp=$CACHE/bisect-ok-$(printf '%s %s' "$tree" "$cfgkey" | sha1sum | cut -c1-16)
@@ -679,11 +693,19 @@ gate_apply_and_bisect() {
 			say "FAIL bisect: $name does not build:"
 			grep -E 'error|Error' "$logs/build-$i.log" | head -n 20 | sed 's/^/    /'
 			ok=0
-			[ -n "$KEEP_GOING" ] && continue
-			return 1
+			continue
 		fi
 		mapfile -t files < <(git -C "$src" diff --name-only HEAD~1 HEAD)
 		mapfile -t cdirs < <(check_dirs "$src" "${files[@]}")
+		local kt
+		kt=$(printf '%s\n' "${files[@]}" | sed -n 's|^tools/testing/selftests/\([^/]*\)/.*|\1|p' | sort -u | paste -sd' ' -)
+		if [ -n "$kt" ] && ! build_ksft_targets "$src" "$out" "$kt" "$logs/ksft-$i.log"; then
+			record "bisect: $name" FAIL
+			say "FAIL bisect: $name: selftests ($kt) do not build with -Werror:"
+			grep -E 'error|warning' "$logs/ksft-$i.log" | head -n 20 | sed 's/^/    /'
+			ok=0
+			continue
+		fi
 		if ! collect_warnings "$src" "$out" "$logs/w1-$i.log" "${cdirs[@]}"; then
 			record "bisect: $name" FAIL
 			say "FAIL bisect: $name: W=1 C=2 build of ${cdirs[*]} failed:"
@@ -701,7 +723,7 @@ gate_apply_and_bisect() {
 		fi
 		touch "$stamp"
 		record "bisect: $name" PASS
-		say "  ok   $name ($(elapsed "$t1"); checked ${cdirs[*]:-no kernel dirs})"
+		say "  ok   $name ($(elapsed "$t1"); W=1 C=2: ${cdirs[*]:-no kernel dirs}${kt:+; selftests: $kt})"
 	done
 	say "    bisect: $(elapsed "$t0")"
 	[ $ok = 1 ]
@@ -724,11 +746,11 @@ gate_static() {
 	r+=$(diff "$tmp/MAINTAINERS.fragment" "$TOP/MAINTAINERS.fragment" 2>&1 | head -n 20 || true)
 	rm -rf "$tmp"
 	if [ -n "$r" ]; then
-		record "overlays match the series" FAIL
+		record "static: overlays and MAINTAINERS.fragment match the series" FAIL
 		say "FAIL: overlay folders / MAINTAINERS.fragment differ from the series (run ./build.sh export):"
 		printf '%s\n' "$r" | sed 's/^/    /'
 	else
-		record "overlays match the series" PASS
+		record "static: overlays and MAINTAINERS.fragment match the series" PASS
 		say "  ok   overlays and MAINTAINERS.fragment"
 	fi
 
@@ -756,11 +778,11 @@ gate_qemu() {
 	step "(d) tip kernel build (config: tinyconfig + test/kernel.config)"
 	local t0; t0=$(now)
 	if ! build_kernel "$src" "$out" "$logs/tip.log"; then
-		record "tip kernel build" FAIL
+		record "build: tip kernel" FAIL
 		grep -E 'error' "$logs/tip.log" | head -n 20
 		return 1
 	fi
-	record "tip kernel build" PASS
+	record "build: tip kernel" PASS
 	[ -f "$out/.config.missing" ] && sed 's/^/    /' "$out/.config.missing"
 	say "  ok   bzImage ($(elapsed "$t0"))"
 
@@ -769,11 +791,11 @@ gate_qemu() {
 	rm -rf "$rdir"
 	mkdir -p "$rdir"
 	if ! build_ksft "$src" "$out" "$rdir/ksft" "$logs/ksft.log"; then
-		record "kselftest build" FAIL
+		record "build: kselftests" FAIL
 		grep -E 'error|warning' "$logs/ksft.log" | head -n 20
 		return 1
 	fi
-	record "kselftest build" PASS
+	record "build: kselftests" PASS
 	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"
 	say "  ok   targets: $(ksft_targets "$src") ($(elapsed "$t0"))"
 
@@ -781,8 +803,10 @@ gate_qemu() {
 	t0=$(now)
 	run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
 	say "    QEMU ran $(elapsed "$t0") (logs: build/test/run/console.log, results.log)"
-	if ! qemu_verdict "$rdir"; then
-		record "QEMU run" FAIL
+	if qemu_verdict "$rdir"; then
+		record "qemu: clean power-off" PASS
+	else
+		record "qemu: clean power-off" FAIL
 	fi
 
 	step "(g) results"
@@ -797,9 +821,12 @@ cmd_test() {
 	cmd_base
 	[ -f "$TOP/series" ] || die "no series file"
 	mkdir -p "$TDIR"
-	local stage_ok=1
-	gate_apply_and_bisect || stage_ok=0
-	if [ $stage_ok = 1 ] || [ -n "$KEEP_GOING" ]; then
+	local stage_ok=1 rc=0
+	gate_apply_and_bisect || rc=$?
+	[ $rc = 0 ] || stage_ok=0
+	# A patch that does not apply stops the gate; a patch that does not
+	# build does not: the tip may still build and the tests still tell.
+	if [ $rc != 2 ]; then
 		gate_static
 		gate_qemu || true
 	fi
@@ -814,10 +841,10 @@ cmd_test() {
 		*) fail=$((fail + 1)); SF[$suite]=$((${SF[$suite]:-0} + 1)); say "  FAILED: ${R_NAME[$i]}" ;;
 		esac
 	done
-	for suite in $(printf '%s\n' "${R_NAME[@]%%:*}" | awk '!seen[$0]++'); do
-		printf '  %-36s %4d passed, %d failed, %d skipped\n' "$suite" \
+	while IFS= read -r suite; do
+		printf '  %-44s %4d passed, %d failed, %d skipped\n' "$suite" \
 			"${SP[$suite]:-0}" "${SF[$suite]:-0}" "${SS[$suite]:-0}"
-	done
+	done < <(printf '%s\n' "${R_NAME[@]%%:*}" | awk '!seen[$0]++')
 	[ $stage_ok = 1 ] || [ $fail -gt 0 ] || fail=1
 	say "$pass passed, $fail failed, $skip skipped"
 	[ $fail = 0 ]
