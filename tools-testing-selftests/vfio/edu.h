@@ -231,6 +231,39 @@ static inline int edu_group_devices(int group, char (*bdfs)[EDU_BDF_LEN],
 }
 
 /*
+ * Read /sys/kernel/iommu_groups/@group/dma_owner ("none", "kernel <n>" or
+ * "user <n>") into @buf, without the trailing newline.  Returns -ENOENT
+ * when the kernel has no such attribute, -EOVERFLOW when @buf is too small.
+ */
+static inline int edu_group_dma_owner(int group, char *buf, size_t len)
+{
+	char path[64], tmp[64];
+	ssize_t n;
+	int fd, err;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/dma_owner",
+		     group) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, tmp, sizeof(tmp) - 1);
+	err = n < 0 ? -errno : -EIO;
+	close(fd);
+	if (n <= 0)
+		return err;
+	tmp[n] = '\0';
+	tmp[strcspn(tmp, "\n")] = '\0';
+	if (strlen(tmp) >= len)
+		return -EOVERFLOW;
+	strcpy(buf, tmp);
+	return 0;
+}
+
+/*
  * Find all edu functions that have an IOMMU group.  Fills up to @max
  * entries of @out sorted by BDF and returns how many were found, or a
  * negative errno.

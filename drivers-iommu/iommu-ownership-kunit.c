@@ -1,0 +1,923 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the DMA ownership state machine of IOMMU groups.
+ *
+ * This file is included at the end of iommu.c so that the tests can check
+ * the internal state of a group (owner_kind, owner_cnt, domain) directly,
+ * without test-only hooks in the core.
+ *
+ * A mock IOMMU driver serves a mock bus.  Only one IOMMU driver can be
+ * registered for the real buses, so the mock is never passed to
+ * iommu_device_register(): the mock bus carries the ops in its iommu_ops
+ * and the mock devices are added to the IOMMU core with
+ * iommu_probe_device(), exactly as the bus notifier does for real buses.
+ * The mock driver records which domain each device is attached to, and
+ * can be told to refuse an attach.
+ *
+ * Two device drivers on the mock bus exercise the real probe path: one
+ * does kernel DMA (dma_configure() calls iommu_device_use_default_domain())
+ * and one manages DMA itself (driver_managed_dma).
+ */
+
+#include <kunit/test.h>
+
+#define MOCK_NR_DEVS	3
+
+struct mock_dev {
+	struct device dev;
+	struct iommu_group *group;	/* what device_group() returns */
+	struct iommu_domain *attached;	/* the domain the mock attached */
+	unsigned int nr_blocked;	/* attaches of a blocking domain */
+	int fail_attach;		/* refuse a new domain with this */
+};
+
+static struct mock_dev *to_mock_dev(struct device *dev)
+{
+	return container_of(dev, struct mock_dev, dev);
+}
+
+/* The mock IOMMU driver */
+
+static struct iommu_device mock_iommu;
+
+static struct iommu_domain *mock_domain_alloc(unsigned int type)
+{
+	if (type != IOMMU_DOMAIN_IDENTITY && type != IOMMU_DOMAIN_BLOCKED &&
+	    type != IOMMU_DOMAIN_UNMANAGED)
+		return NULL;
+	return kzalloc(sizeof(struct iommu_domain), GFP_KERNEL);
+}
+
+static void mock_domain_free(struct iommu_domain *domain)
+{
+	kfree(domain);
+}
+
+static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
+{
+	struct mock_dev *mdev = to_mock_dev(dev);
+
+	/* Attaching the domain a device is on always works, as on hardware */
+	if (mdev->fail_attach && domain != mdev->attached)
+		return mdev->fail_attach;
+	if (domain->type == IOMMU_DOMAIN_BLOCKED)
+		mdev->nr_blocked++;
+	mdev->attached = domain;
+	return 0;
+}
+
+static struct iommu_device *mock_probe_device(struct device *dev)
+{
+	return &mock_iommu;
+}
+
+static struct iommu_group *mock_device_group(struct device *dev)
+{
+	return iommu_group_ref_get(to_mock_dev(dev)->group);
+}
+
+static int mock_def_domain_type(struct device *dev)
+{
+	/* An identity default domain needs no DMA API cookie */
+	return IOMMU_DOMAIN_IDENTITY;
+}
+
+static const struct iommu_domain_ops mock_domain_ops = {
+	.attach_dev = mock_attach_dev,
+	.free = mock_domain_free,
+};
+
+static const struct iommu_ops mock_iommu_ops = {
+	.domain_alloc = mock_domain_alloc,
+	.probe_device = mock_probe_device,
+	.device_group = mock_device_group,
+	.def_domain_type = mock_def_domain_type,
+	.default_domain_ops = &mock_domain_ops,
+	.pgsize_bitmap = PAGE_SIZE,
+	.owner = THIS_MODULE,
+};
+
+/* The mock bus and its device drivers */
+
+struct mock_driver {
+	struct device_driver drv;
+	bool driver_managed_dma;
+};
+
+static int mock_bus_match(struct device *dev, struct device_driver *drv)
+{
+	/* Drivers are only bound explicitly, by the tests */
+	return 0;
+}
+
+static int mock_bus_dma_configure(struct device *dev)
+{
+	struct mock_driver *mdrv = container_of(dev->driver, struct mock_driver,
+						drv);
+
+	if (mdrv->driver_managed_dma)
+		return 0;
+	return iommu_device_use_default_domain(dev);
+}
+
+static void mock_bus_dma_cleanup(struct device *dev)
+{
+	struct mock_driver *mdrv = container_of(dev->driver, struct mock_driver,
+						drv);
+
+	if (!mdrv->driver_managed_dma)
+		iommu_device_unuse_default_domain(dev);
+}
+
+static struct bus_type mock_bus = {
+	.name = "iommu-ownership-mock",
+	.match = mock_bus_match,
+	.dma_configure = mock_bus_dma_configure,
+	.dma_cleanup = mock_bus_dma_cleanup,
+	.iommu_ops = &mock_iommu_ops,
+};
+
+static int mock_drv_probe(struct device *dev)
+{
+	return 0;
+}
+
+static struct mock_driver mock_kdma_driver = {
+	.drv = {
+		.name = "mock_kdma",
+		.bus = &mock_bus,
+		.probe = mock_drv_probe,
+		.suppress_bind_attrs = true,
+	},
+};
+
+static struct mock_driver mock_managed_driver = {
+	.drv = {
+		.name = "mock_managed",
+		.bus = &mock_bus,
+		.probe = mock_drv_probe,
+		.suppress_bind_attrs = true,
+	},
+	.driver_managed_dma = true,
+};
+
+static struct device *mock_root;
+
+/* Per-test fixture: one group of MOCK_NR_DEVS devices, two domains */
+
+struct mock_ctx {
+	struct iommu_group *group;
+	struct mock_dev *mdev[MOCK_NR_DEVS];
+	struct device *dev[MOCK_NR_DEVS];
+	struct iommu_domain *dom[2];
+};
+
+/* Owner cookies */
+static int owner_a, owner_b;
+
+static void mock_dev_release(struct device *dev)
+{
+	kfree(to_mock_dev(dev));
+}
+
+static int mock_test_init(struct kunit *test)
+{
+	struct mock_ctx *ctx;
+	int i, ret;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx);
+	test->priv = ctx;
+
+	ctx->group = iommu_group_alloc();
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->group);
+
+	for (i = 0; i < MOCK_NR_DEVS; i++) {
+		struct mock_dev *mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, mdev);
+		mdev->group = ctx->group;
+		device_initialize(&mdev->dev);
+		mdev->dev.bus = &mock_bus;
+		mdev->dev.parent = mock_root;
+		mdev->dev.release = mock_dev_release;
+		ret = dev_set_name(&mdev->dev, "mock%d.%d",
+				   iommu_group_id(ctx->group), i);
+		if (!ret)
+			ret = device_add(&mdev->dev);
+		if (ret) {
+			put_device(&mdev->dev);
+			KUNIT_ASSERT_EQ(test, ret, 0);
+		}
+		ctx->mdev[i] = mdev;
+		ctx->dev[i] = &mdev->dev;
+
+		ret = iommu_probe_device(&mdev->dev);
+		KUNIT_ASSERT_EQ(test, ret, 0);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(ctx->dom); i++) {
+		ctx->dom[i] = iommu_domain_alloc(&mock_bus);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dom[i]);
+	}
+	return 0;
+}
+
+static void mock_test_exit(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	int i;
+
+	if (!ctx)
+		return;
+
+	for (i = MOCK_NR_DEVS - 1; i >= 0; i--) {
+		if (!ctx->dev[i])
+			continue;
+		device_release_driver(ctx->dev[i]);
+		iommu_release_device(ctx->dev[i]);
+		device_unregister(ctx->dev[i]);
+	}
+	if (ctx->group)
+		iommu_group_put(ctx->group);
+	for (i = 0; i < ARRAY_SIZE(ctx->dom); i++)
+		if (ctx->dom[i])
+			iommu_domain_free(ctx->dom[i]);
+}
+
+/* Helpers */
+
+static int mock_bind(struct mock_ctx *ctx, int i, struct mock_driver *mdrv)
+{
+	return device_driver_attach(&mdrv->drv, ctx->dev[i]);
+}
+
+static void mock_unbind(struct mock_ctx *ctx, int i)
+{
+	device_release_driver(ctx->dev[i]);
+}
+
+/* Check the group's ownership state and that no count went below zero */
+static void expect_owner(struct kunit *test, struct mock_ctx *ctx,
+			 enum iommu_owner_kind kind, unsigned int cnt)
+{
+	struct iommu_group *group = ctx->group;
+
+	mutex_lock(&group->mutex);
+	KUNIT_EXPECT_EQ(test, group->owner_kind, kind);
+	KUNIT_EXPECT_EQ(test, group->owner_cnt, cnt);
+	KUNIT_EXPECT_LE(test, group->owner_cnt, (unsigned int)MOCK_NR_DEVS);
+	if (kind == IOMMU_OWNER_NONE || kind == IOMMU_OWNER_KERNEL ||
+	    kind == IOMMU_OWNER_SHARED)
+		KUNIT_EXPECT_NULL(test, group->owner);
+	else
+		KUNIT_EXPECT_NOT_NULL(test, group->owner);
+	mutex_unlock(&group->mutex);
+}
+
+/* Check that the group and, per the mock driver, every device use @domain */
+static void expect_attached(struct kunit *test, struct mock_ctx *ctx,
+			    struct iommu_domain *domain)
+{
+	int i;
+
+	KUNIT_EXPECT_NOT_NULL(test, domain);
+	mutex_lock(&ctx->group->mutex);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->group->domain, domain);
+	mutex_unlock(&ctx->group->mutex);
+	for (i = 0; i < MOCK_NR_DEVS; i++)
+		KUNIT_EXPECT_PTR_EQ(test, ctx->mdev[i]->attached, domain);
+}
+
+static void expect_default(struct kunit *test, struct mock_ctx *ctx)
+{
+	expect_attached(test, ctx, ctx->group->default_domain);
+}
+
+static void expect_blocked(struct kunit *test, struct mock_ctx *ctx)
+{
+	expect_attached(test, ctx, ctx->group->blocking_domain);
+}
+
+static void expect_dma_owner(struct kunit *test, struct mock_ctx *ctx,
+			     const char *str)
+{
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_EXPECT_EQ(test, iommu_group_show_dma_owner(ctx->group, buf),
+			(ssize_t)strlen(str));
+	KUNIT_EXPECT_STREQ(test, buf, str);
+}
+
+/* Expect iommu_group_dma_conflict() to name device @i (-1: none) */
+static void expect_conflict(struct kunit *test, struct mock_ctx *ctx,
+			    int asker, void *owner, int i)
+{
+	struct device *conflict = iommu_group_dma_conflict(ctx->dev[asker],
+							   owner);
+
+	if (i < 0)
+		KUNIT_EXPECT_NULL(test, conflict);
+	else
+		KUNIT_EXPECT_PTR_EQ(test, conflict, ctx->dev[i]);
+	put_device(conflict);
+}
+
+/* Tests */
+
+static void test_initial_state(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	KUNIT_EXPECT_EQ(test, ctx->group->default_domain->type,
+			IOMMU_DOMAIN_IDENTITY);
+	expect_default(test, ctx);
+	expect_dma_owner(test, ctx, "none\n");
+	KUNIT_EXPECT_FALSE(test, iommu_group_dma_owner_claimed(ctx->group));
+	expect_conflict(test, ctx, 0, &owner_a, -1);
+}
+
+static void test_kernel_dma(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_kdma_driver), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	expect_dma_owner(test, ctx, "kernel 1\n");
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 2);
+	expect_dma_owner(test, ctx, "kernel 2\n");
+	KUNIT_EXPECT_TRUE(test, iommu_group_dma_owner_claimed(ctx->group));
+	expect_default(test, ctx);
+
+	/* A driver managing DMA itself does not count */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 2);
+
+	/* Unbind in another order than bind */
+	mock_unbind(ctx, 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	mock_unbind(ctx, 1);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	mock_unbind(ctx, 2);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_dma_owner(test, ctx, "none\n");
+	expect_default(test, ctx);
+}
+
+static void test_device_claim_same_owner(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->group->owner, (void *)&owner_a);
+	/* The whole group is blocked, not only the claimed device */
+	expect_blocked(test, ctx);
+	expect_dma_owner(test, ctx, "user 1\n");
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 3);
+	expect_dma_owner(test, ctx, "user 3\n");
+	/* Later claims do not attach the blocking domain again */
+	for (i = 0; i < MOCK_NR_DEVS; i++)
+		KUNIT_EXPECT_EQ(test, ctx->mdev[i]->nr_blocked, 1U);
+	expect_conflict(test, ctx, 0, &owner_a, -1);
+
+	/* Release in an order different from the claims */
+	iommu_device_release_dma_owner(ctx->dev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+	expect_blocked(test, ctx);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	expect_blocked(test, ctx);
+	iommu_device_release_dma_owner(ctx->dev[2]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+	expect_dma_owner(test, ctx, "none\n");
+
+	/* The group can be used by the kernel again */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_kdma_driver), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	mock_unbind(ctx, 0);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+}
+
+static void test_device_claim_errors(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* -EINVAL: no owner cookie */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0], NULL),
+			-EINVAL);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+
+	/* -EPERM: a different owner, for the same or another device */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_b), -EPERM);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_b), -EPERM);
+	expect_conflict(test, ctx, 1, &owner_b, 0);
+	expect_conflict(test, ctx, 1, NULL, 0);
+
+	/* -EBUSY: the same device twice */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), -EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	expect_blocked(test, ctx);
+
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_device_claim_vs_kernel(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* A kernel DMA API driver in the group: -EBUSY */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_kdma_driver), 0);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), -EBUSY);
+	/* Also for the device that is bound itself */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), -EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	expect_default(test, ctx);
+	expect_conflict(test, ctx, 0, &owner_a, 1);
+	mock_unbind(ctx, 1);
+	expect_conflict(test, ctx, 0, &owner_a, -1);
+
+	/* A claimed group refuses kernel DMA API drivers */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_EXPECT_EQ(test, mock_bind(ctx, 1, &mock_kdma_driver), -EBUSY);
+	KUNIT_EXPECT_NULL(test, ctx->dev[1]->driver);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	expect_blocked(test, ctx);
+	expect_conflict(test, ctx, 1, NULL, 0);
+
+	/* ... but not drivers that manage DMA themselves (vfio-pci) */
+	KUNIT_EXPECT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+	iommu_device_release_dma_owner(ctx->dev[1]);
+	mock_unbind(ctx, 1);
+
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_claim_vs_kernel_domain(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* A kernel user attached a domain without owning the group: -EBUSY */
+	KUNIT_ASSERT_EQ(test, iommu_attach_group(ctx->dom[0], ctx->group), 0);
+	expect_attached(test, ctx, ctx->dom[0]);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), -EBUSY);
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_group(ctx->dom[0], ctx->group);
+	expect_default(test, ctx);
+}
+
+static void test_group_claim(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group, NULL),
+			-EINVAL);
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_GROUP, 1);
+	expect_blocked(test, ctx);
+	expect_dma_owner(test, ctx, "user 1\n");
+	KUNIT_EXPECT_TRUE(test, iommu_group_dma_owner_claimed(ctx->group));
+
+	/* Exclusive: a second group claim */
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EPERM);
+	/* Device claims never mix with a group claim, whatever the owner */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), -EPERM);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_b), -EPERM);
+	/* Kernel DMA API drivers are refused */
+	KUNIT_EXPECT_EQ(test, mock_bind(ctx, 0, &mock_kdma_driver), -EBUSY);
+	/* No device to name for a group claim */
+	expect_conflict(test, ctx, 0, &owner_b, -1);
+	expect_owner(test, ctx, IOMMU_OWNER_GROUP, 1);
+
+	/* type1 style: attach and detach a domain while claimed */
+	KUNIT_ASSERT_EQ(test, iommu_attach_group(ctx->dom[0], ctx->group), 0);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_group(ctx->dom[0], ctx->group);
+	expect_blocked(test, ctx);
+
+	iommu_group_release_dma_owner(ctx->group);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+	expect_dma_owner(test, ctx, "none\n");
+}
+
+static void test_group_claim_vs_device_claim(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	/* The group claim cannot take over (and later zero) device claims */
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EPERM);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	iommu_device_release_dma_owner(ctx->dev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+
+	/* Group claim, release, then device claims work again */
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_b), 0);
+	iommu_group_release_dma_owner(ctx->group);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	iommu_device_release_dma_owner(ctx->dev[2]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_group_claim_vs_kernel(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EPERM);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	expect_default(test, ctx);
+	mock_unbind(ctx, 2);
+
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	iommu_group_release_dma_owner(ctx->group);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_shared_attach(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_managed_driver), 0);
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+	/* The domain is attached to the whole group */
+	expect_attached(test, ctx, ctx->dom[0]);
+	expect_dma_owner(test, ctx, "shared 1\n");
+
+	/* The same domain joins */
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[1]), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 2);
+	expect_dma_owner(test, ctx, "shared 2\n");
+
+	/* A different domain, or the same device twice: -EBUSY */
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
+							 ctx->dev[2]), -EBUSY);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[1]), -EBUSY);
+	/* iommu_attach_group() cannot take the group away either */
+	KUNIT_EXPECT_EQ(test, iommu_attach_group(ctx->dom[1], ctx->group),
+			-EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 2);
+	expect_attached(test, ctx, ctx->dom[0]);
+
+	/* Detach in the order of attach; the last one restores the default */
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+	expect_dma_owner(test, ctx, "none\n");
+
+	/* Another domain can be shared now */
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
+							 ctx->dev[1]), 0);
+	expect_attached(test, ctx, ctx->dom[1]);
+	iommu_detach_device_shared(ctx->dom[1], ctx->dev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_shared_attach_errors(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct iommu_domain *blocking;
+
+	/* -EINVAL: no domain, a non-unmanaged domain, the blocking domain */
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(NULL, ctx->dev[0]),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test,
+			iommu_attach_device_shared(ctx->group->default_domain,
+						   ctx->dev[0]), -EINVAL);
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	iommu_group_release_dma_owner(ctx->group);
+	blocking = ctx->group->blocking_domain;
+	KUNIT_ASSERT_NOT_NULL(test, blocking);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(blocking, ctx->dev[0]),
+			-EINVAL);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+
+	/* A driver failure leaves the group on its default domain */
+	ctx->mdev[2]->fail_attach = -EIO;
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), -EIO);
+	ctx->mdev[2]->fail_attach = 0;
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_shared_vs_kernel(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* A kernel DMA API driver in the group: -EBUSY */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_managed_driver), 0);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), -EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	expect_default(test, ctx);
+	mock_unbind(ctx, 2);
+
+	/* Shared-attached: kernel DMA API drivers cannot bind */
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), 0);
+	KUNIT_EXPECT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), -EBUSY);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_shared_vs_user(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* Claimed by user space: -EBUSY */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[1]), -EBUSY);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[1]), -EBUSY);
+	iommu_group_release_dma_owner(ctx->group);
+	expect_default(test, ctx);
+
+	/* Shared-attached: user claims are refused, replace too */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[1]), 0);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), -EBUSY);
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EPERM);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -EPERM);
+	expect_conflict(test, ctx, 0, &owner_a, 1);
+	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_replace(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct iommu_domain *blocking;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	expect_blocked(test, ctx);
+	blocking = ctx->group->blocking_domain;
+
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), 0);
+	expect_attached(test, ctx, ctx->dom[0]);
+	/* Unmanaged to unmanaged, not through the blocking domain */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), 0);
+	expect_attached(test, ctx, ctx->dom[1]);
+	for (i = 0; i < MOCK_NR_DEVS; i++)
+		KUNIT_EXPECT_EQ(test, ctx->mdev[i]->nr_blocked, 1U);
+	/* Replacing with the current domain is a no-op */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), 0);
+	/* And back to blocking */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group, blocking),
+			0);
+	expect_blocked(test, ctx);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+
+	/* Releasing from an unmanaged domain restores the default domain */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), 0);
+	iommu_device_release_dma_owner(ctx->dev[1]);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+
+	/* Replace works for a group claim too */
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_b), 0);
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), 0);
+	expect_attached(test, ctx, ctx->dom[1]);
+	iommu_group_release_dma_owner(ctx->group);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_replace_failure(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct iommu_domain *blocking;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	blocking = ctx->group->blocking_domain;
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), 0);
+
+	/* Each device in turn refuses the new domain */
+	for (i = 0; i < MOCK_NR_DEVS; i++) {
+		ctx->mdev[i]->fail_attach = -EIO;
+		KUNIT_EXPECT_EQ(test,
+				iommu_group_replace_domain(ctx->group,
+							   ctx->dom[1]), -EIO);
+		ctx->mdev[i]->fail_attach = 0;
+		/* The old domain stays attached to every device */
+		expect_attached(test, ctx, ctx->dom[0]);
+		expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	}
+
+	/* Also when switching away from the blocking domain */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group, blocking),
+			0);
+	ctx->mdev[1]->fail_attach = -ENOSPC;
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -ENOSPC);
+	ctx->mdev[1]->fail_attach = 0;
+	expect_blocked(test, ctx);
+
+	/* The group still works */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), 0);
+	expect_attached(test, ctx, ctx->dom[1]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static void test_replace_errors(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	/* -EPERM: not owned, or owned by the kernel */
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), -EPERM);
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_kdma_driver), 0);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), -EPERM);
+	mock_unbind(ctx, 0);
+	expect_default(test, ctx);
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	/* -EINVAL: no domain, or the (identity) default domain */
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group, NULL),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test,
+			iommu_group_replace_domain(ctx->group,
+						   ctx->group->default_domain),
+			-EINVAL);
+	expect_blocked(test, ctx);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+static struct kunit_case iommu_ownership_test_cases[] = {
+	KUNIT_CASE(test_initial_state),
+	KUNIT_CASE(test_kernel_dma),
+	KUNIT_CASE(test_device_claim_same_owner),
+	KUNIT_CASE(test_device_claim_errors),
+	KUNIT_CASE(test_device_claim_vs_kernel),
+	KUNIT_CASE(test_claim_vs_kernel_domain),
+	KUNIT_CASE(test_group_claim),
+	KUNIT_CASE(test_group_claim_vs_device_claim),
+	KUNIT_CASE(test_group_claim_vs_kernel),
+	KUNIT_CASE(test_shared_attach),
+	KUNIT_CASE(test_shared_attach_errors),
+	KUNIT_CASE(test_shared_vs_kernel),
+	KUNIT_CASE(test_shared_vs_user),
+	KUNIT_CASE(test_replace),
+	KUNIT_CASE(test_replace_failure),
+	KUNIT_CASE(test_replace_errors),
+	{}
+};
+
+static int iommu_ownership_suite_init(struct kunit_suite *suite)
+{
+	int ret;
+
+	mock_root = root_device_register("iommu_ownership_kunit");
+	if (IS_ERR(mock_root))
+		return PTR_ERR(mock_root);
+
+	ret = bus_register(&mock_bus);
+	if (ret)
+		goto err_root;
+
+	ret = driver_register(&mock_kdma_driver.drv);
+	if (ret)
+		goto err_bus;
+
+	ret = driver_register(&mock_managed_driver.drv);
+	if (ret)
+		goto err_kdma;
+
+	/* Gives the mock IOMMU the sysfs device that iommu_device_link() uses */
+	ret = iommu_device_sysfs_add(&mock_iommu, mock_root, NULL,
+				     "iommu-ownership-mock");
+	if (ret)
+		goto err_managed;
+	mock_iommu.ops = &mock_iommu_ops;
+	return 0;
+
+err_managed:
+	driver_unregister(&mock_managed_driver.drv);
+err_kdma:
+	driver_unregister(&mock_kdma_driver.drv);
+err_bus:
+	bus_unregister(&mock_bus);
+err_root:
+	root_device_unregister(mock_root);
+	return ret;
+}
+
+static void iommu_ownership_suite_exit(struct kunit_suite *suite)
+{
+	iommu_device_sysfs_remove(&mock_iommu);
+	driver_unregister(&mock_managed_driver.drv);
+	driver_unregister(&mock_kdma_driver.drv);
+	bus_unregister(&mock_bus);
+	root_device_unregister(mock_root);
+}
+
+static struct kunit_suite iommu_ownership_test_suite = {
+	.name = "iommu-dma-ownership",
+	.suite_init = iommu_ownership_suite_init,
+	.suite_exit = iommu_ownership_suite_exit,
+	.init = mock_test_init,
+	.exit = mock_test_exit,
+	.test_cases = iommu_ownership_test_cases,
+};
+
+kunit_test_suite(iommu_ownership_test_suite);
