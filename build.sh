@@ -410,9 +410,9 @@ kconfig() {
 		return 0
 	fi
 	mkdir -p "$out"
-	kmake "$src" "$out" -s tinyconfig >/dev/null
+	kmake "$src" "$out" -s tinyconfig >/dev/null 2>&1
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$FRAGMENT" >"$out/.config.merge.log" 2>&1
-	kmake "$src" "$out" -s olddefconfig >/dev/null
+	kmake "$src" "$out" -s olddefconfig >/dev/null 2>&1
 	# Every =y the fragment asks for must have survived (a symbol the tree
 	# does not have yet is only reported).
 	local sym missing=()
@@ -596,7 +596,8 @@ collect_warnings() {
 	[ $# -gt 0 ] || { : >"$log.keys"; return 0; }
 	kmake "$src" "$out" W=1 C=2 "$@" >"$log" 2>&1 || return 1
 	grep -E '^[^ :]+:[0-9]+(:[0-9]+)?: (warning|error): ' "$log" |
-		sed -E -e "s|^$src/||" -e 's/^([^:]+):[0-9]+(:[0-9]+)?: /\1: /' |
+		sed -E -e "s|^$src/||" -e "s|^$(realpath "$src")/||" \
+			-e 's/^([^:]+):[0-9]+(:[0-9]+)?: /\1: /' |
 		LC_ALL=C sort >"$log.keys" || true
 }
 
