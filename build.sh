@@ -26,7 +26,7 @@ TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
-QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-2400}
 ARCH=x86_64
 export ARCH
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
@@ -77,7 +77,7 @@ usage: ./build.sh [command]
            "N passed, N failed"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 900),
+Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400),
 CCACHE_DIR (default build/ccache).
 EOF
 }
@@ -812,6 +812,10 @@ gate_qemu() {
 
 	step "(g) results"
 	$PY "$TESTFILES/results.py" "$rdir" --records "$rdir/records.txt" || true
+	if grep -q '^BENCH ' "$rdir/results.log"; then
+		say "  benchmark (not a test):"
+		sed -n 's/^BENCH /    /p' "$rdir/results.log"
+	fi
 	local n r
 	while IFS=$'\t' read -r r n; do record "$n" "$r"; done <"$rdir/records.txt"
 }
