@@ -189,6 +189,11 @@ new_tree() {
 	git clone -q --no-checkout "$BASEDIR" "$d"
 	git -C "$d" checkout -q -b series base
 	git -C "$d" tag base base 2>/dev/null || true
+	# git am needs a committer; a fresh machine may have no identity set
+	if ! git -C "$d" config user.email >/dev/null; then
+		git -C "$d" config user.name "build.sh"
+		git -C "$d" config user.email "build.sh@localhost"
+	fi
 	fix_gitignore "$d"
 }
 
