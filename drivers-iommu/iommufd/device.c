@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The DEVICE object and the kernel API through which drivers such as VFIO
+ * hand the DMA of a device to an iommufd context.
+ *
+ * Binding claims the DMA ownership of the device for the context: from then
+ * on the device's iommu_group sits on its blocking domain (no DMA) until a
+ * device of the group is attached to a HW_PAGETABLE.  IOMMU domains are
+ * attached per iommu_group: the first device of a group attached to a
+ * HW_PAGETABLE attaches its domain to the whole group, further devices of
+ * the same group only join, and the group goes back to its blocking domain
+ * when its last device leaves.  A group can be attached to one HW_PAGETABLE
+ * at a time.
+ *
+ * Attaching to an IOAS picks a HW_PAGETABLE automatically: the one the
+ * device's group is already attached to, else the first compatible
+ * automatic one of the IOAS, else a new one.  An automatic HW_PAGETABLE is
+ * destroyed by the detach of its last device.
+ *
+ * References: a bound device holds one reference on its DEVICE object for
+ * the driver, so that user space cannot destroy it, and (for drivers) one on
+ * the context's file, so that the context outlives the binding.  An
+ * attached device holds a reference on its HW_PAGETABLE, which holds one on
+ * its IOAS.
+ *
+ * Locking, outermost first: idev->lock -> ioas->mutex -> hwpt->devices_lock
+ * -> group->mutex (iommu core).  Attach and detach of one device are
+ * serialized by idev->lock; the driver must not call anything on a device
+ * concurrently with, or after, its unbind.
+ */
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/iommu.h>
+#include <linux/irqdomain.h>
+#include <linux/list.h>
+#include <linux/lockdep.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
+
+#include "iommufd_private.h"
+
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Allow binding devices whose MSIs the platform cannot isolate (interrupt remapping or an equivalent); such a device can trigger arbitrary interrupts on the host.");
+
+/**
+ * struct iommufd_device - a device bound to an iommufd context
+ * @obj: object header
+ * @ictx: the context the device is bound to
+ * @dev: the device; the driver keeps it alive until it unbinds
+ * @group: the iommu_group of @dev, a reference held from bind to destroy
+ * @lock: serializes attach and detach of this device; protects @hwpt
+ * @hwpt: the HW_PAGETABLE the device is attached to, or NULL.  Set and
+ *        cleared under @lock, hwpt->ioas->mutex and hwpt->devices_lock, so
+ *        any of them is enough to read it.
+ * @devices_item: entry in @hwpt->devices, under hwpt->devices_lock
+ * @holds_ctx: bind took a reference on @ictx->file, dropped by unbind
+ */
+struct iommufd_device {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct device *dev;
+	struct iommu_group *group;
+	struct mutex lock; /* serializes attach/detach, protects hwpt */
+	struct iommufd_hw_pagetable *hwpt;
+	struct list_head devices_item;
+	bool holds_ctx;
+};
+
+static_assert(offsetof(struct iommufd_device, obj) == 0);
+
+static int iommufd_dev_msi_isolated(struct device *dev, void *data)
+{
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ? 0 : -EPERM;
+}
+
+/*
+ * A device whose MSIs are not isolated can make the host take any
+ * interrupt by DMAing to the MSI window; with several devices in a group
+ * every one of them has to be isolated.
+ */
+static int iommufd_check_msi_isolation(struct device *dev,
+				       struct iommu_group *group)
+{
+	if (irq_domain_check_msi_remap() ||
+	    !iommu_group_for_each_dev(group, NULL, iommufd_dev_msi_isolated))
+		return 0;
+
+	if (!allow_unsafe_interrupts) {
+		dev_warn_ratelimited(dev,
+				     "MSIs of this device cannot be isolated by the platform (interrupt remapping missing or disabled); refusing to bind it.  The iommufd.allow_unsafe_interrupts=1 module parameter overrides this.\n");
+		return -EPERM;
+	}
+	dev_warn_once(dev,
+		      "MSIs of this device cannot be isolated by the platform; binding it anyway because of iommufd.allow_unsafe_interrupts\n");
+	return 0;
+}
+
+/**
+ * __iommufd_device_bind() - Bind a device, optionally pinning the context
+ * @ictx: iommufd context
+ * @dev: the device
+ * @id: returns the ID of the new DEVICE object
+ * @hold_ctx: take a reference on @ictx->file for the life of the binding
+ *
+ * See iommufd_device_bind().  Without @hold_ctx the caller guarantees that
+ * the binding ends before @ictx is released: the selftest binds its mock
+ * devices this way, from objects in the same context that the release of
+ * the file destroys.
+ *
+ * Return: the new device, or an ERR_PTR (see iommufd_device_bind()).
+ */
+struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
+					     struct device *dev, u32 *id,
+					     bool hold_ctx)
+{
+	struct iommufd_device *idev;
+	struct iommu_group *group;
+	int rc;
+
+	group = iommu_group_get(dev);
+	if (!group)
+		return ERR_PTR(-ENODEV);
+
+	/* iommufd always maps with IOMMU_CACHE */
+	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY)) {
+		rc = -EINVAL;
+		goto out_group_put;
+	}
+
+	rc = iommufd_check_msi_isolation(dev, group);
+	if (rc)
+		goto out_group_put;
+
+	/* The iommu core logs who holds the group when it refuses */
+	rc = iommu_device_claim_dma_owner(dev, ictx);
+	if (rc)
+		goto out_group_put;
+
+	idev = iommufd_object_alloc(ictx, idev, IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(idev)) {
+		rc = PTR_ERR(idev);
+		goto out_release_owner;
+	}
+	idev->ictx = ictx;
+	idev->dev = dev;
+	idev->group = group;
+	mutex_init(&idev->lock);
+	idev->hwpt = NULL;
+	INIT_LIST_HEAD(&idev->devices_item);
+	idev->holds_ctx = hold_ctx;
+	if (hold_ctx)
+		get_file(ictx->file);
+
+	/*
+	 * The driver's reference, taken before the object becomes visible so
+	 * that IOMMU_DESTROY can never remove a bound device.
+	 */
+	iommufd_ref_object(&idev->obj);
+	*id = idev->obj.id;
+	iommufd_object_finalize(ictx, &idev->obj);
+	return idev;
+
+out_release_owner:
+	iommu_device_release_dma_owner(dev);
+out_group_put:
+	iommu_group_put(group);
+	return ERR_PTR(rc);
+}
+
+/**
+ * iommufd_device_bind() - Bind a device to an iommufd context
+ * @ictx: iommufd context
+ * @dev: the device
+ * @id: returns the ID of the new DEVICE object
+ *
+ * Claim the DMA ownership of @dev for @ictx and create a DEVICE object for
+ * it.  From now on the DMA of the whole iommu_group of @dev is blocked until
+ * the device is attached with iommufd_device_attach(); other devices of the
+ * group can be bound to the same context, but not to another one nor be
+ * used by kernel DMA API drivers.
+ *
+ * A driver using this API must set driver_managed_dma and must not let the
+ * device do DMA until this succeeded.  The binding holds a reference on the
+ * context's file until iommufd_device_unbind(), and user space cannot
+ * destroy the DEVICE object.
+ *
+ * Return: the bound device, or an ERR_PTR: -ENODEV if @dev has no
+ * iommu_group, -EINVAL if its IOMMU cannot enforce cache coherent DMA,
+ * -EPERM if the MSIs of its group cannot be isolated (see the
+ * allow_unsafe_interrupts module parameter), the error of
+ * iommu_device_claim_dma_owner() (-EBUSY when a kernel driver uses the
+ * group or @dev is already bound, -EPERM when the group is owned by someone
+ * else), or -ENOMEM.
+ */
+struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
+					   struct device *dev, u32 *id)
+{
+	return __iommufd_device_bind(ictx, dev, id, true);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_bind, IOMMUFD);
+
+/**
+ * iommufd_device_destroy() - Destroy op of IOMMUFD_OBJ_DEVICE
+ * @obj: the object, already removed from the table
+ *
+ * Gives the DMA of the device back: when it was the last bound device of
+ * its group, the group returns to its default domain.  Never fails.
+ */
+void iommufd_device_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_device *idev =
+		container_of(obj, struct iommufd_device, obj);
+
+	WARN_ON(idev->hwpt);
+	iommu_device_release_dma_owner(idev->dev);
+	iommu_group_put(idev->group);
+	mutex_destroy(&idev->lock);
+}
+
+/**
+ * iommufd_device_unbind() - Undo iommufd_device_bind()
+ * @idev: the device
+ *
+ * The device must have been detached; it is detached (with a warning) if
+ * it was not.  Waits until no ioctl uses the DEVICE object any more, then
+ * destroys it and drops the reference on the context.  @idev must not be
+ * used afterwards.  Never fails.
+ */
+void iommufd_device_unbind(struct iommufd_device *idev)
+{
+	struct iommufd_ctx *ictx = idev->ictx;
+	bool holds_ctx = idev->holds_ctx;
+	bool attached;
+
+	mutex_lock(&idev->lock);
+	attached = idev->hwpt;
+	mutex_unlock(&idev->lock);
+	if (WARN_ON(attached))
+		iommufd_device_detach(idev);
+
+	/* Consumes the driver's reference */
+	iommufd_object_destroy_user(ictx, &idev->obj);
+	/* Last: this may free @ictx */
+	if (holds_ctx)
+		fput(ictx->file);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
+
+/* Is a device of @group attached to @hwpt? */
+static bool iommufd_hwpt_has_group(struct iommufd_hw_pagetable *hwpt,
+				   struct iommu_group *group)
+{
+	struct iommufd_device *cur;
+
+	lockdep_assert_held(&hwpt->devices_lock);
+
+	list_for_each_entry(cur, &hwpt->devices, devices_item)
+		if (cur->group == group)
+			return true;
+	return false;
+}
+
+/* The HW_PAGETABLE of @ioas that @group is attached to, if any */
+static struct iommufd_hw_pagetable *
+iommufd_ioas_group_hwpt(struct iommufd_ioas *ioas, struct iommu_group *group)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	bool found;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
+		mutex_lock(&hwpt->devices_lock);
+		found = iommufd_hwpt_has_group(hwpt, group);
+		mutex_unlock(&hwpt->devices_lock);
+		if (found)
+			return hwpt;
+	}
+	return NULL;
+}
+
+/*
+ * Attach @idev to @hwpt, whose IOAS's reserved IOVA already includes the
+ * reserved regions of the device's group.  On failure nothing changed; an
+ * -EINVAL from the IOMMU driver means that the domain is incompatible with
+ * the device.
+ */
+static int iommufd_device_do_attach(struct iommufd_device *idev,
+				    struct iommufd_hw_pagetable *hwpt,
+				    phys_addr_t sw_msi_start)
+{
+	int rc = 0;
+
+	lockdep_assert_held(&idev->lock);
+	lockdep_assert_held(&hwpt->ioas->mutex);
+
+	/*
+	 * A domain of another IOMMU driver (the selftest's mock driver runs
+	 * next to the real one) would be handed a device it knows nothing
+	 * about.  6.1 has no domain owner; the default domain ops identify
+	 * the driver that allocated an unmanaged domain.
+	 */
+	if (hwpt->domain->ops != dev_iommu_ops(idev->dev)->default_domain_ops)
+		return -EINVAL;
+
+	mutex_lock(&hwpt->devices_lock);
+	if (!iommufd_hwpt_has_group(hwpt, idev->group)) {
+		/*
+		 * Software-managed MSI (e.g. ARM SMMU): the DMA API maps the
+		 * MSI doorbells at sw_msi_start, which the IOAS has reserved.
+		 * A domain that already has the cookie keeps it.
+		 */
+		if (IS_ENABLED(CONFIG_IOMMU_DMA) &&
+		    sw_msi_start != PHYS_ADDR_MAX) {
+			rc = iommu_get_msi_cookie(hwpt->domain, sw_msi_start);
+			if (rc == -EEXIST)
+				rc = 0;
+			if (rc)
+				goto out_unlock;
+		}
+
+		/*
+		 * Moves the group off its blocking domain.  -EBUSY if the
+		 * group is attached to another domain already.
+		 */
+		rc = iommu_attach_group(hwpt->domain, idev->group);
+		if (rc)
+			goto out_unlock;
+	}
+
+	iommufd_ref_object(&hwpt->obj);
+	list_add_tail(&idev->devices_item, &hwpt->devices);
+	idev->hwpt = hwpt;
+
+out_unlock:
+	mutex_unlock(&hwpt->devices_lock);
+	return rc;
+}
+
+/* Attach @idev to the HW_PAGETABLE user space named */
+static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
+				      struct iommufd_hw_pagetable *hwpt)
+{
+	struct iommufd_ioas *ioas = hwpt->ioas;
+	phys_addr_t sw_msi_start = PHYS_ADDR_MAX;
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	/* An automatic HW_PAGETABLE whose last device left is being destroyed */
+	if (list_empty(&hwpt->hwpt_item)) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+
+	rc = iopt_table_enforce_group_resv_regions(&ioas->iopt, idev->dev,
+						   idev->group, &sw_msi_start);
+	if (rc)
+		goto out_remove_resv;
+
+	rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+	if (rc)
+		goto out_remove_resv;
+	mutex_unlock(&ioas->mutex);
+	return 0;
+
+out_remove_resv:
+	iopt_remove_reserved_iova(&ioas->iopt, idev->dev);
+out_unlock:
+	mutex_unlock(&ioas->mutex);
+	return rc;
+}
+
+/* Attach @idev to a HW_PAGETABLE of @ioas, creating one if needed */
+static int iommufd_device_attach_ioas(struct iommufd_device *idev,
+				      struct iommufd_ioas *ioas)
+{
+	phys_addr_t sw_msi_start = PHYS_ADDR_MAX;
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	mutex_lock(&ioas->mutex);
+	rc = iopt_table_enforce_group_resv_regions(&ioas->iopt, idev->dev,
+						   idev->group, &sw_msi_start);
+	if (rc)
+		goto out_remove_resv;
+
+	/* Another device of the group is attached here already: join it */
+	hwpt = iommufd_ioas_group_hwpt(ioas, idev->group);
+	if (hwpt) {
+		rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+		if (rc)
+			goto out_remove_resv;
+		goto out_unlock;
+	}
+
+	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
+		if (!hwpt->auto_domain)
+			continue;
+		rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+		/* -EINVAL: the domain does not suit the device, try another */
+		if (rc == -EINVAL)
+			continue;
+		if (rc)
+			goto out_remove_resv;
+		goto out_unlock;
+	}
+
+	hwpt = iommufd_hw_pagetable_alloc(idev->ictx, ioas, idev->dev);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_remove_resv;
+	}
+	hwpt->auto_domain = true;
+
+	rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+	if (rc) {
+		iommufd_hw_pagetable_abort(idev->ictx, hwpt);
+		goto out_remove_resv;
+	}
+	/* Only now can user space see it, with the device's reference on it */
+	iommufd_object_finalize(idev->ictx, &hwpt->obj);
+	goto out_unlock;
+
+out_remove_resv:
+	iopt_remove_reserved_iova(&ioas->iopt, idev->dev);
+out_unlock:
+	mutex_unlock(&ioas->mutex);
+	return rc;
+}
+
+/**
+ * iommufd_device_attach() - Connect a device to an I/O page table
+ * @idev: a bound device
+ * @pt_id: in: the ID of an IOAS or a HW_PAGETABLE; out: the ID of the
+ *         HW_PAGETABLE the device is attached to
+ *
+ * Given a HW_PAGETABLE, attach the device to its iommu_domain.  Given an
+ * IOAS, attach it to the HW_PAGETABLE of the IOAS its iommu_group is
+ * attached to, else to the first automatic HW_PAGETABLE of the IOAS whose
+ * domain the IOMMU driver accepts for the device, else to a new automatic
+ * HW_PAGETABLE, which is filled with all the mappings of the IOAS and is
+ * destroyed by the detach of its last device.
+ *
+ * The reserved regions of the device's group are reserved in the IOAS, so
+ * that they are never mapped.  The first device of an iommu_group attaches
+ * the whole group; the DMA of the other devices of the group is translated
+ * by the same domain from then on.
+ *
+ * Replacing the page table of an attached device is not supported: detach
+ * it first.
+ *
+ * Return: 0 on success, -ENOENT if @pt_id names no object (or a
+ * HW_PAGETABLE being destroyed), -EINVAL if it is neither an IOAS nor a
+ * HW_PAGETABLE or the IOMMU driver refuses the domain, -EBUSY if the device
+ * is attached already or its group is attached to another domain,
+ * -EADDRINUSE if a reserved region of the group overlaps a mapping or
+ * allowed range of the IOAS (see iopt_table_enforce_group_resv_regions()),
+ * the errors of iopt_table_add_domain() for a new HW_PAGETABLE, or -ENOMEM.
+ */
+int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *pt_obj;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	pt_obj = iommufd_get_object(idev->ictx, *pt_id, IOMMUFD_OBJ_ANY);
+	if (IS_ERR(pt_obj))
+		return PTR_ERR(pt_obj);
+
+	mutex_lock(&idev->lock);
+	if (idev->hwpt) {
+		rc = -EBUSY;
+		goto out_unlock;
+	}
+
+	switch (pt_obj->type) {
+	case IOMMUFD_OBJ_HW_PAGETABLE:
+		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
+		rc = iommufd_device_attach_hwpt(idev, hwpt);
+		break;
+	case IOMMUFD_OBJ_IOAS:
+		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+		rc = iommufd_device_attach_ioas(idev, ioas);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (!rc)
+		*pt_id = idev->hwpt->obj.id;
+
+out_unlock:
+	mutex_unlock(&idev->lock);
+	iommufd_put_object(idev->ictx, pt_obj);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
+
+/**
+ * iommufd_device_detach() - Disconnect a device from its I/O page table
+ * @idev: an attached device
+ *
+ * Undo iommufd_device_attach().  When @idev was the last device of its
+ * iommu_group on the HW_PAGETABLE, the group goes back to its blocking
+ * domain and does no DMA any more.  An automatic HW_PAGETABLE is destroyed
+ * with its last device.  Never fails.
+ */
+void iommufd_device_detach(struct iommufd_device *idev)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_ioas *ioas;
+	bool destroy_hwpt = false;
+
+	mutex_lock(&idev->lock);
+	hwpt = idev->hwpt;
+	if (WARN_ON(!hwpt))
+		goto out_unlock;
+	ioas = hwpt->ioas;
+
+	mutex_lock(&ioas->mutex);
+	mutex_lock(&hwpt->devices_lock);
+	list_del_init(&idev->devices_item);
+	idev->hwpt = NULL;
+	if (!iommufd_hwpt_has_group(hwpt, idev->group))
+		iommu_detach_group(hwpt->domain, idev->group);
+	if (hwpt->auto_domain && list_empty(&hwpt->devices)) {
+		/*
+		 * Unlinked from the IOAS now, so no attach can find it any
+		 * more, neither through the IOAS nor by its ID (see
+		 * iommufd_device_attach_hwpt()).
+		 */
+		list_del_init(&hwpt->hwpt_item);
+		destroy_hwpt = true;
+	}
+	mutex_unlock(&hwpt->devices_lock);
+	iopt_remove_reserved_iova(&ioas->iopt, idev->dev);
+	mutex_unlock(&ioas->mutex);
+	/*
+	 * idev->hwpt is NULL already, so the device lock can go before the
+	 * last reference does.  It must: a concurrent attach of this device
+	 * by the HW_PAGETABLE's ID holds a reference on it while it waits
+	 * for the device lock, and iommufd_object_destroy_user() below waits
+	 * for that reference.
+	 */
+	mutex_unlock(&idev->lock);
+
+	/*
+	 * The device's reference kept IOMMU_DESTROY away from the
+	 * HW_PAGETABLE until here.  Destroying it with that reference makes
+	 * sure nobody else can: iommufd_object_destroy_user() consumes it,
+	 * waits for the ioctls still using the object and destroys it, which
+	 * takes ioas->mutex again.
+	 */
+	if (destroy_hwpt)
+		iommufd_object_destroy_user(idev->ictx, &hwpt->obj);
+	else
+		iommufd_put_object(idev->ictx, &hwpt->obj);
+	return;
+
+out_unlock:
+	mutex_unlock(&idev->lock);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);

@@ -1,0 +1,1223 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The IOVA space of an IOAS: struct io_pagetable.
+ *
+ * An io_pagetable is the authoritative description of what every
+ * iommu_domain attached to the IOAS must translate.  It holds:
+ *  - areas (struct iopt_area, area_itree): mapped IOVA ranges, each backed
+ *    by a slice of one struct iopt_pages (pinned user memory, pages.c);
+ *  - reserved ranges (reserved_itree): IOVA that must never be mapped
+ *    (device reserved regions, outside a domain's aperture, selftest
+ *    ranges), each tagged with an owner cookie so it can be removed again;
+ *  - allowed ranges (allowed_itree): IOMMU_IOAS_ALLOW_IOVAS;
+ *  - the attached iommu_domains (domains xarray, 0..next_domain_id - 1).
+ *
+ * IOVA rules
+ * ----------
+ *  - iova_alignment is the largest minimum page size of the domains
+ *    (PAGE_SIZE at least when huge pages are disabled), 1 when there is
+ *    none.  A new area's IOVA, its length and the offset of its memory in
+ *    its first page must all be multiples of it (-EINVAL).  A domain that
+ *    would raise it above PAGE_SIZE is refused (-EINVAL); one that would
+ *    make an existing area misaligned is refused with -EADDRINUSE.
+ *  - A fixed IOVA may be anything aligned, 0 included, as long as the whole
+ *    range is free: overlapping an area gives -EEXIST, overlapping reserved
+ *    IOVA -EINVAL.  Allowed ranges do not restrict fixed IOVAs.
+ *  - A chosen IOVA lies in [PAGE_SIZE, ULONG_MAX - PAGE_SIZE] (so never 0),
+ *    outside areas and reserved IOVA and, when allowed ranges exist, inside
+ *    one of them.  It is congruent to the user address modulo M, where M
+ *    starts at roundup_pow_of_two(length) clamped to [PAGE_SIZE, 1GiB]: the
+ *    IOVA keeps the user address's offset in its page and, up to M, its
+ *    alignment (so it is at least as aligned as min(M, lowest set bit of
+ *    the address)), which lets huge IOPTEs map huge pages.  When nothing
+ *    fits, M is halved down to PAGE_SIZE before giving up with -ENOSPC.
+ *    A length of ULONG_MAX / 2 or more gives -EOVERFLOW.
+ *  - Reserved ranges must not overlap areas or allowed ranges
+ *    (-EADDRINUSE), and allowed ranges must not overlap reserved ones
+ *    (-EADDRINUSE); reserved ranges may overlap each other.
+ *  - Unmapping removes whole areas only.  The range is checked before
+ *    anything is removed, so a failed unmap (-ENOENT for a range cutting an
+ *    area or holding none) removes nothing.
+ *
+ * Locking
+ * -------
+ * ioas->mutex -> domains_rwsem -> iova_rwsem.  struct iopt_pages has no
+ * lock: it is immutable once published (see pages.c).
+ *  - domains_rwsem (write) changes the domain set and iova_alignment; its
+ *    read side keeps both stable, which every (un)map of an area needs to
+ *    mirror it in all domains.
+ *  - iova_rwsem protects the three trees and disable_large_pages.  Map and
+ *    unmap take domains_rwsem for read and iova_rwsem for write, and hold
+ *    them while the area is (un)mapped in the domains, so an area is in the
+ *    tree exactly when it is mapped in every domain.  Adding or removing a
+ *    domain takes both for write.
+ *  - Memory is pinned before the locks are taken and references to pages
+ *    are dropped (unpinning) after they are released.
+ *  - Two io_pagetables' locks are never held together: IOMMU_IOAS_COPY
+ *    collects the source's pages under the source's iova_rwsem, drops it,
+ *    then maps into the destination.
+ */
+#include <linux/err.h>
+#include <linux/errno.h>
+#include <linux/interval_tree.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/lockdep.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/overflow.h>
+#include <linux/rbtree.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
+
+#include "iommufd_private.h"
+#include "io_pagetable.h"
+
+/* Largest congruence modulus tried when choosing an IOVA */
+#define IOPT_MAX_ALLOC_ALIGN SZ_1G
+
+static struct iopt_area *to_area(struct interval_tree_node *node)
+{
+	return container_of(node, struct iopt_area, node);
+}
+
+static struct iopt_reserved *to_reserved(struct interval_tree_node *node)
+{
+	return container_of(node, struct iopt_reserved, node);
+}
+
+static struct iommu_domain *iopt_domain(struct io_pagetable *iopt,
+					unsigned int index)
+{
+	return xa_load(&iopt->domains, index);
+}
+
+static unsigned long domain_min_pgsize(struct iommu_domain *domain)
+{
+	return 1UL << __ffs(domain->pgsize_bitmap);
+}
+
+/*
+ * Hole iterator: walks, in IOVA order, the ranges of [0, ULONG_MAX] that no
+ * node of one or two interval trees covers.  The nodes may overlap.
+ */
+struct iopt_hole_iter {
+	struct interval_tree_node *used[2];
+	unsigned long next;	/* lowest IOVA not known to be covered */
+	bool at_end;		/* everything up to ULONG_MAX was walked */
+	bool done;		/* no more holes; start/last are invalid */
+	unsigned long start;	/* current hole */
+	unsigned long last;
+};
+
+static void iopt_hole_iter_skip(struct iopt_hole_iter *it, unsigned long last)
+{
+	if (last == ULONG_MAX)
+		it->at_end = true;
+	else
+		it->next = last + 1;
+}
+
+static void iopt_hole_iter_next(struct iopt_hole_iter *it)
+{
+	while (!it->at_end) {
+		struct interval_tree_node **slot = NULL;
+		struct interval_tree_node *node;
+		unsigned int i;
+
+		for (i = 0; i != ARRAY_SIZE(it->used); i++)
+			if (it->used[i] &&
+			    (!slot || it->used[i]->start < (*slot)->start))
+				slot = &it->used[i];
+
+		if (!slot) {
+			it->start = it->next;
+			it->last = ULONG_MAX;
+			it->at_end = true;
+			return;
+		}
+
+		node = *slot;
+		*slot = interval_tree_iter_next(node, 0, ULONG_MAX);
+		if (node->start > it->next) {
+			it->start = it->next;
+			it->last = node->start - 1;
+			iopt_hole_iter_skip(it, node->last);
+			return;
+		}
+		if (node->last >= it->next)
+			iopt_hole_iter_skip(it, node->last);
+	}
+	it->done = true;
+}
+
+static void iopt_hole_iter_first(struct iopt_hole_iter *it,
+				 struct rb_root_cached *root0,
+				 struct rb_root_cached *root1)
+{
+	it->used[0] = interval_tree_iter_first(root0, 0, ULONG_MAX);
+	it->used[1] = root1 ? interval_tree_iter_first(root1, 0, ULONG_MAX) :
+			      NULL;
+	it->next = 0;
+	it->at_end = false;
+	it->done = false;
+	iopt_hole_iter_next(it);
+}
+
+/*
+ * Lowest IOVA in [start, last] congruent to @off modulo @mod (a power of
+ * two, @off < @mod) where @length bytes fit before @last.
+ */
+static bool iopt_fit(unsigned long start, unsigned long last,
+		     unsigned long length, unsigned long mod, unsigned long off,
+		     unsigned long *iova)
+{
+	unsigned long cand = ALIGN_DOWN(start, mod) + off;
+	unsigned long cand_last;
+
+	if (start > last)
+		return false;
+	if (cand < start && check_add_overflow(cand, mod, &cand))
+		return false;
+	if (check_add_overflow(cand, length - 1, &cand_last) ||
+	    cand_last > last)
+		return false;
+	*iova = cand;
+	return true;
+}
+
+static bool iopt_try_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+				unsigned long length, unsigned long mod,
+				unsigned long off)
+{
+	bool any_allowed = !RB_EMPTY_ROOT(&iopt->allowed_itree.rb_root);
+	struct iopt_hole_iter it;
+
+	for (iopt_hole_iter_first(&it, &iopt->area_itree,
+				  &iopt->reserved_itree);
+	     !it.done; iopt_hole_iter_next(&it)) {
+		unsigned long start = max(it.start, PAGE_SIZE);
+		unsigned long last = min(it.last, ULONG_MAX - PAGE_SIZE);
+		struct interval_tree_node *node;
+
+		if (start > last)
+			continue;
+		if (!any_allowed) {
+			if (iopt_fit(start, last, length, mod, off, iova))
+				return true;
+			continue;
+		}
+		for (node = interval_tree_iter_first(&iopt->allowed_itree,
+						     start, last);
+		     node;
+		     node = interval_tree_iter_next(node, start, last))
+			if (iopt_fit(max(start, node->start),
+				     min(last, node->last), length, mod, off,
+				     iova))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Choose the IOVA of @length bytes whose memory starts at user address
+ * @hint.  See the IOVA rules at the top of the file.
+ */
+static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+			   unsigned long hint, unsigned long length)
+{
+	unsigned long mod;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (!length)
+		return -EINVAL;
+	if (length >= ULONG_MAX / 2)
+		return -EOVERFLOW;
+	if ((hint & ~PAGE_MASK) % iopt->iova_alignment)
+		return -EINVAL;
+
+	mod = clamp_t(unsigned long, roundup_pow_of_two(length), PAGE_SIZE,
+		      IOPT_MAX_ALLOC_ALIGN);
+	for (; mod >= PAGE_SIZE; mod /= 2)
+		if (iopt_try_alloc_iova(iopt, iova, length, mod,
+					hint & (mod - 1)))
+			return 0;
+	return -ENOSPC;
+}
+
+/* A fixed IOVA range must be free of areas and reserved IOVA */
+static int iopt_check_iova_free(struct io_pagetable *iopt, unsigned long start,
+				unsigned long last)
+{
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (interval_tree_iter_first(&iopt->area_itree, start, last))
+		return -EEXIST;
+	if (interval_tree_iter_first(&iopt->reserved_itree, start, last))
+		return -EINVAL;
+	return 0;
+}
+
+/* Range checks of a new mapping that need no lock */
+static int iopt_check_new_range(unsigned long iova, unsigned long length,
+				unsigned int flags)
+{
+	unsigned long last;
+
+	if (flags & ~IOPT_ALLOC_IOVA)
+		return -EINVAL;
+	if (!length)
+		return -EINVAL;
+	if (flags & IOPT_ALLOC_IOVA) {
+		if (length >= ULONG_MAX / 2)
+			return -EOVERFLOW;
+		return 0;
+	}
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* Are all areas compatible with an IOVA alignment of @align? */
+static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
+{
+	struct interval_tree_node *node;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		struct iopt_area *area = to_area(node);
+
+		if ((iopt_area_iova(area) | iopt_area_length(area) |
+		     (area->page_offset & ~PAGE_MASK)) & (align - 1))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Check the areas of @areas against the IOVA alignment.  Their node holds
+ * an offset relative to the start of the new range, which starts at @base
+ * (or, when the IOVA is still to be chosen, at an IOVA with the same offset
+ * within a page as @base).
+ */
+static int iopt_check_areas_alignment(struct io_pagetable *iopt,
+				      struct list_head *areas,
+				      unsigned long base)
+{
+	unsigned long mask = iopt->iova_alignment - 1;
+	struct iopt_area *area;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+
+	list_for_each_entry(area, areas, list)
+		if (((base + area->node.start) | iopt_area_length(area) |
+		     (area->page_offset & ~PAGE_MASK)) & mask)
+			return -EINVAL;
+	return 0;
+}
+
+static int iopt_area_fill_domains(struct io_pagetable *iopt,
+				  struct iopt_area *area)
+{
+	unsigned int i;
+	int rc;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (i = 0; i != iopt->next_domain_id; i++) {
+		rc = iopt_area_fill_domain(area, iopt_domain(iopt, i),
+					   iopt->disable_large_pages);
+		if (rc)
+			goto err_unfill;
+	}
+	return 0;
+
+err_unfill:
+	while (i--)
+		iopt_area_unfill_domain(area, iopt_domain(iopt, i));
+	return rc;
+}
+
+static void iopt_area_unfill_domains(struct io_pagetable *iopt,
+				     struct iopt_area *area)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+
+	for (i = 0; i != iopt->next_domain_id; i++)
+		iopt_area_unfill_domain(area, iopt_domain(iopt, i));
+}
+
+static void iopt_free_area(struct iopt_area *area)
+{
+	iopt_put_pages(area->pages);
+	kfree(area);
+}
+
+/* Free areas that are on a private list, not in any tree */
+static void iopt_free_area_list(struct list_head *areas)
+{
+	struct iopt_area *area, *tmp;
+
+	list_for_each_entry_safe(area, tmp, areas, list) {
+		list_del(&area->list);
+		iopt_free_area(area);
+		cond_resched();
+	}
+}
+
+/*
+ * Place the areas of @areas (relative nodes, see
+ * iopt_check_areas_alignment()) at @iova, map them in every domain and
+ * insert them in the tree.  On success the list is emptied; on failure
+ * nothing is mapped or inserted and the areas stay on the list.
+ */
+static int iopt_insert_areas(struct io_pagetable *iopt,
+			     struct list_head *areas, unsigned long iova)
+{
+	struct iopt_area *area, *tmp;
+	int rc;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	list_for_each_entry(area, areas, list) {
+		area->node.start += iova;
+		area->node.last += iova;
+		rc = iopt_area_fill_domains(iopt, area);
+		if (rc)
+			goto err_unfill;
+	}
+	list_for_each_entry_safe(area, tmp, areas, list) {
+		list_del_init(&area->list);
+		interval_tree_insert(&area->node, &iopt->area_itree);
+	}
+	return 0;
+
+err_unfill:
+	list_for_each_entry_continue_reverse(area, areas, list)
+		iopt_area_unfill_domains(iopt, area);
+	return rc;
+}
+
+/*
+ * Map the areas of @areas, @length bytes in total, at *@iova (fixed) or at
+ * an IOVA chosen for user address @hint (IOPT_ALLOC_IOVA).
+ */
+static int iopt_map_areas(struct io_pagetable *iopt, struct list_head *areas,
+			  unsigned long *iova, unsigned long length,
+			  unsigned long hint, unsigned int flags)
+{
+	unsigned long new_iova = *iova;
+	int rc;
+
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	if (flags & IOPT_ALLOC_IOVA) {
+		rc = iopt_check_areas_alignment(iopt, areas,
+						hint & ~PAGE_MASK);
+		if (!rc)
+			rc = iopt_alloc_iova(iopt, &new_iova, hint, length);
+	} else {
+		rc = iopt_check_areas_alignment(iopt, areas, new_iova);
+		if (!rc)
+			rc = iopt_check_iova_free(iopt, new_iova,
+						  new_iova + length - 1);
+	}
+	if (!rc)
+		rc = iopt_insert_areas(iopt, areas, new_iova);
+
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+
+	if (!rc)
+		*iova = new_iova;
+	return rc;
+}
+
+/**
+ * iopt_map_user_pages() - pin user memory and map it
+ * @ictx: the iommufd, for its accounting mode
+ * @iopt: the io_pagetable
+ * @iova: in: the IOVA to map at (without IOPT_ALLOC_IOVA); out: the IOVA
+ *        it was mapped at
+ * @uptr: user address of the memory
+ * @length: number of bytes
+ * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE...; IOMMU_WRITE pins the
+ *              memory writable
+ * @flags: IOPT_ALLOC_IOVA or 0
+ *
+ * Return: 0, -EINVAL (bad flags, length 0, misaligned, fixed IOVA over
+ * reserved IOVA), -EOVERFLOW, -EEXIST (fixed IOVA over a mapping),
+ * -ENOSPC, -ENOMEM, -EFAULT... On failure nothing is left pinned, charged
+ * or mapped.
+ */
+int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, void __user *uptr,
+			unsigned long length, int iommu_prot,
+			unsigned int flags)
+{
+	unsigned long page_off = (unsigned long)uptr & ~PAGE_MASK;
+	struct iopt_pages *pages;
+	struct iopt_area *area;
+	unsigned long uptr_last;
+	LIST_HEAD(areas);
+	int rc;
+
+	rc = iopt_check_new_range(*iova, length, flags);
+	if (rc)
+		return rc;
+	if (check_add_overflow((unsigned long)uptr, length - 1, &uptr_last))
+		return -EOVERFLOW;
+
+	/*
+	 * Refuse what is certain to fail before pinning anything.  It is all
+	 * checked again under the locks after pinning.
+	 */
+	down_read(&iopt->domains_rwsem);
+	down_read(&iopt->iova_rwsem);
+	if ((((flags & IOPT_ALLOC_IOVA) ? 0 : *iova) | length | page_off) &
+	    (iopt->iova_alignment - 1))
+		rc = -EINVAL;
+	else if (!(flags & IOPT_ALLOC_IOVA))
+		rc = iopt_check_iova_free(iopt, *iova, *iova + length - 1);
+	up_read(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+	if (rc)
+		return rc;
+
+	pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
+				 READ_ONCE(ictx->account_mode));
+	if (IS_ERR(pages))
+		return PTR_ERR(pages);
+
+	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+	if (!area) {
+		iopt_put_pages(pages);
+		return -ENOMEM;
+	}
+	area->pages = pages;
+	area->page_offset = page_off;
+	area->iommu_prot = iommu_prot;
+	area->node.start = 0;
+	area->node.last = length - 1;
+	list_add_tail(&area->list, &areas);
+
+	rc = iopt_map_areas(iopt, &areas, iova, length, (unsigned long)uptr,
+			    flags);
+	iopt_free_area_list(&areas);
+	return rc;
+}
+
+/*
+ * Build, in @areas, areas sharing the memory mapped at [@start, @last] in
+ * @src; their node holds the offset from @start.  *@hint gets the user
+ * address of the first byte.
+ */
+static int iopt_collect_copy(struct io_pagetable *src, unsigned long start,
+			     unsigned long last, int iommu_prot,
+			     struct list_head *areas, unsigned long *hint)
+{
+	struct interval_tree_node *node;
+	unsigned long cur = start;
+	bool covered = false;
+	int rc = 0;
+
+	down_read(&src->iova_rwsem);
+	for (node = interval_tree_iter_first(&src->area_itree, start, last);
+	     node; node = interval_tree_iter_next(node, start, last)) {
+		struct iopt_area *src_area = to_area(node);
+		unsigned long piece_last = min(node->last, last);
+		struct iopt_area *area;
+
+		if (node->start > cur) {
+			rc = -ENOENT;
+			break;
+		}
+		if ((iommu_prot & IOMMU_WRITE) && !src_area->pages->writable) {
+			rc = -EPERM;
+			break;
+		}
+		area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+		if (!area) {
+			rc = -ENOMEM;
+			break;
+		}
+		area->pages = src_area->pages;
+		iopt_get_pages(area->pages);
+		area->page_offset = src_area->page_offset + (cur - node->start);
+		area->iommu_prot = iommu_prot;
+		area->node.start = cur - start;
+		area->node.last = piece_last - start;
+		if (list_empty(areas))
+			*hint = area->pages->uptr + area->page_offset;
+		list_add_tail(&area->list, areas);
+
+		if (piece_last == last) {
+			covered = true;
+			break;
+		}
+		cur = piece_last + 1;
+	}
+	up_read(&src->iova_rwsem);
+
+	if (!rc && !covered)
+		rc = -ENOENT;
+	return rc;
+}
+
+/**
+ * iopt_copy_iova() - map memory already mapped in another io_pagetable
+ * @src: io_pagetable holding the memory (may be @dst)
+ * @src_iova: start of the range in @src
+ * @dst: io_pagetable to map into
+ * @dst_iova: in: the IOVA to map at (without IOPT_ALLOC_IOVA); out: the IOVA
+ *            it was mapped at
+ * @length: number of bytes
+ * @iommu_prot: protection of the new mapping
+ * @flags: IOPT_ALLOC_IOVA or 0
+ *
+ * The new areas share the source's pinned pages: nothing is pinned or
+ * charged.  A source range made of several mappings gives one new area per
+ * source piece, contiguous in IOVA.
+ *
+ * Return: 0, -ENOENT (source range not entirely mapped), -EPERM (write
+ * access to memory pinned read-only), and the errors of
+ * iopt_map_user_pages() for the destination.
+ */
+int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
+		   struct io_pagetable *dst, unsigned long *dst_iova,
+		   unsigned long length, int iommu_prot, unsigned int flags)
+{
+	unsigned long src_last;
+	unsigned long hint = 0;
+	LIST_HEAD(areas);
+	int rc;
+
+	rc = iopt_check_new_range(*dst_iova, length, flags);
+	if (rc)
+		return rc;
+	if (check_add_overflow(src_iova, length - 1, &src_last))
+		return -EOVERFLOW;
+
+	rc = iopt_collect_copy(src, src_iova, src_last, iommu_prot, &areas,
+			       &hint);
+	if (!rc)
+		rc = iopt_map_areas(dst, &areas, dst_iova, length, hint, flags);
+	iopt_free_area_list(&areas);
+	return rc;
+}
+
+/*
+ * Remove the areas inside [@start, @last] (all of them when @all), unmap
+ * them from the domains and drop their pages after unlocking.
+ */
+static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last, bool all,
+			    unsigned long *unmapped)
+{
+	struct interval_tree_node *node;
+	unsigned long total = 0;
+	LIST_HEAD(removed);
+	int rc = 0;
+
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	if (!all) {
+		/* Check everything first so that a failure removes nothing */
+		node = interval_tree_iter_first(&iopt->area_itree, start, last);
+		if (!node)
+			rc = -ENOENT;
+		for (; node; node = interval_tree_iter_next(node, start, last)) {
+			if (node->start < start || node->last > last) {
+				rc = -ENOENT;
+				break;
+			}
+		}
+	}
+
+	while (!rc &&
+	       (node = interval_tree_iter_first(&iopt->area_itree, start, last))) {
+		struct iopt_area *area = to_area(node);
+
+		interval_tree_remove(node, &iopt->area_itree);
+		iopt_area_unfill_domains(iopt, area);
+		total += iopt_area_length(area);
+		list_add_tail(&area->list, &removed);
+	}
+
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+
+	iopt_free_area_list(&removed);
+	*unmapped = total;
+	return rc;
+}
+
+/**
+ * iopt_unmap_iova() - unmap the mappings inside a range
+ * @iopt: the io_pagetable
+ * @iova: start of the range
+ * @length: length of the range
+ * @unmapped: number of bytes unmapped (0 on failure)
+ *
+ * Removes every area lying entirely inside [@iova, @iova + @length).  The
+ * range is checked before anything is removed: on failure nothing was
+ * unmapped.
+ *
+ * Return: 0, -EINVAL for length 0, -EOVERFLOW for a range wrapping around,
+ * -ENOENT if the range cuts an area or holds none.
+ */
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped)
+{
+	unsigned long last;
+
+	*unmapped = 0;
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	return iopt_unmap_range(iopt, iova, last, false, unmapped);
+}
+
+/**
+ * iopt_unmap_all() - unmap every mapping
+ * @iopt: the io_pagetable
+ * @unmapped: number of bytes unmapped
+ *
+ * Return: 0, also when there was nothing to unmap.
+ */
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
+{
+	return iopt_unmap_range(iopt, 0, ULONG_MAX, true, unmapped);
+}
+
+/* Free every node of a tree of struct iopt_allowed */
+static void iopt_free_allowed_tree(struct rb_root_cached *root)
+{
+	struct iopt_allowed *allowed, *tmp;
+
+	rbtree_postorder_for_each_entry_safe(allowed, tmp, &root->rb_root,
+					     node.rb)
+		kfree(allowed);
+	*root = RB_ROOT_CACHED;
+}
+
+/**
+ * iopt_set_allow_iova() - replace the allowed ranges
+ * @iopt: the io_pagetable
+ * @ranges: the new ranges (may be NULL when @num is 0)
+ * @num: number of ranges; 0 removes all
+ *
+ * Either every range is installed or the old list is kept.
+ *
+ * Return: 0, -EINVAL (start >= last, ranges overlapping each other),
+ * -EOVERFLOW (a value does not fit an unsigned long), -EADDRINUSE (a range
+ * overlaps reserved IOVA), -ENOMEM.
+ */
+int iopt_set_allow_iova(struct io_pagetable *iopt,
+			const struct iommu_iova_range *ranges,
+			unsigned int num)
+{
+	struct rb_root_cached allowed_itree = RB_ROOT_CACHED;
+	struct rb_root_cached old;
+	struct interval_tree_node *node;
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i != num; i++) {
+		unsigned long start = ranges[i].start;
+		unsigned long last = ranges[i].last;
+		struct iopt_allowed *allowed;
+
+		if (start != ranges[i].start || last != ranges[i].last) {
+			rc = -EOVERFLOW;
+			goto out_free;
+		}
+		if (start >= last ||
+		    interval_tree_iter_first(&allowed_itree, start, last)) {
+			rc = -EINVAL;
+			goto out_free;
+		}
+		allowed = kzalloc(sizeof(*allowed), GFP_KERNEL_ACCOUNT);
+		if (!allowed) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		allowed->node.start = start;
+		allowed->node.last = last;
+		interval_tree_insert(&allowed->node, &allowed_itree);
+	}
+
+	down_write(&iopt->iova_rwsem);
+	for (node = interval_tree_iter_first(&allowed_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		if (interval_tree_iter_first(&iopt->reserved_itree, node->start,
+					     node->last)) {
+			rc = -EADDRINUSE;
+			break;
+		}
+	}
+	if (!rc) {
+		old = iopt->allowed_itree;
+		iopt->allowed_itree = allowed_itree;
+		allowed_itree = old;
+	}
+	up_write(&iopt->iova_rwsem);
+
+out_free:
+	/* The rejected new list, or the old one that was replaced */
+	iopt_free_allowed_tree(&allowed_itree);
+	return rc;
+}
+
+/**
+ * iopt_get_usable_ranges() - report the IOVA ranges that are not reserved
+ * @iopt: the io_pagetable
+ * @ranges: array of @max entries to fill
+ * @max: capacity of @ranges
+ * @total: number of usable ranges, which may be more than @max
+ *
+ * The usable ranges are the complement of the reserved IOVA over
+ * [0, ULONG_MAX], regardless of the allowed ranges and of the mappings.
+ *
+ * Return: 0.
+ */
+int iopt_get_usable_ranges(struct io_pagetable *iopt,
+			   struct iommu_iova_range *ranges, unsigned int max,
+			   unsigned int *total)
+{
+	struct iopt_hole_iter it;
+	unsigned int n = 0;
+
+	down_read(&iopt->iova_rwsem);
+	for (iopt_hole_iter_first(&it, &iopt->reserved_itree, NULL); !it.done;
+	     iopt_hole_iter_next(&it)) {
+		if (n < max) {
+			ranges[n].start = it.start;
+			ranges[n].last = it.last;
+		}
+		n++;
+	}
+	up_read(&iopt->iova_rwsem);
+	*total = n;
+	return 0;
+}
+
+static int __iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+			       unsigned long last, void *owner)
+{
+	struct iopt_reserved *reserved;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (start > last)
+		return -EINVAL;
+	if (interval_tree_iter_first(&iopt->area_itree, start, last) ||
+	    interval_tree_iter_first(&iopt->allowed_itree, start, last))
+		return -EADDRINUSE;
+
+	reserved = kzalloc(sizeof(*reserved), GFP_KERNEL_ACCOUNT);
+	if (!reserved)
+		return -ENOMEM;
+	reserved->node.start = start;
+	reserved->node.last = last;
+	reserved->owner = owner;
+	interval_tree_insert(&reserved->node, &iopt->reserved_itree);
+	return 0;
+}
+
+static void __iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
+{
+	struct interval_tree_node *node, *next;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
+					     ULONG_MAX);
+	     node; node = next) {
+		struct iopt_reserved *reserved = to_reserved(node);
+
+		next = interval_tree_iter_next(node, 0, ULONG_MAX);
+		if (reserved->owner == owner) {
+			interval_tree_remove(node, &iopt->reserved_itree);
+			kfree(reserved);
+		}
+	}
+}
+
+/**
+ * iopt_reserve_iova() - reserve an IOVA range
+ * @iopt: the io_pagetable
+ * @start: first IOVA
+ * @last: last IOVA (inclusive)
+ * @owner: cookie for iopt_remove_reserved_iova()
+ *
+ * Return: 0, -EINVAL if @start > @last, -EADDRINUSE if the range overlaps
+ * a mapping or an allowed range, -ENOMEM.
+ */
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner)
+{
+	int rc;
+
+	down_write(&iopt->iova_rwsem);
+	rc = __iopt_reserve_iova(iopt, start, last, owner);
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_remove_reserved_iova() - remove every range reserved by an owner
+ * @iopt: the io_pagetable
+ * @owner: the cookie given to iopt_reserve_iova()
+ */
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
+{
+	down_write(&iopt->iova_rwsem);
+	__iopt_remove_reserved_iova(iopt, owner);
+	up_write(&iopt->iova_rwsem);
+}
+
+/**
+ * iopt_table_enforce_group_resv_regions() - reserve a group's regions
+ * @iopt: the io_pagetable
+ * @dev: device being attached, owner of the reservations
+ * @group: its iommu_group
+ * @sw_msi_start: set to the start of the IOMMU_RESV_SW_MSI region, if any
+ *
+ * Reserves every reserved region of @group except the
+ * IOMMU_RESV_DIRECT_RELAXABLE ones.  On failure, every range owned by @dev
+ * is removed again (a device has no other reservation in @iopt).
+ *
+ * Return: 0, -EADDRINUSE if a region overlaps a mapping or an allowed
+ * range, -ENOMEM, or the error of iommu_get_group_resv_regions().
+ */
+int iopt_table_enforce_group_resv_regions(struct io_pagetable *iopt,
+					  struct device *dev,
+					  struct iommu_group *group,
+					  phys_addr_t *sw_msi_start)
+{
+	struct iommu_resv_region *resv, *tmp;
+	LIST_HEAD(regions);
+	int rc;
+
+	rc = iommu_get_group_resv_regions(group, &regions);
+	if (rc)
+		goto out_free;
+
+	down_write(&iopt->iova_rwsem);
+	list_for_each_entry(resv, &regions, list) {
+		u64 start = resv->start;
+		u64 last;
+
+		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length)
+			continue;
+		/* Regions beyond the IOVA space cannot conflict with it */
+		if (start > ULONG_MAX)
+			continue;
+		if (check_add_overflow(start, (u64)resv->length - 1, &last))
+			last = U64_MAX;
+
+		if (resv->type == IOMMU_RESV_SW_MSI)
+			*sw_msi_start = resv->start;
+		rc = __iopt_reserve_iova(iopt, start,
+					 min_t(u64, last, ULONG_MAX), dev);
+		if (rc) {
+			__iopt_remove_reserved_iova(iopt, dev);
+			break;
+		}
+	}
+	up_write(&iopt->iova_rwsem);
+
+out_free:
+	list_for_each_entry_safe(resv, tmp, &regions, list) {
+		list_del(&resv->list);
+		kfree(resv);
+	}
+	return rc;
+}
+
+/* Alignment required by the huge page setting and the attached domains */
+static unsigned long iopt_calc_alignment(struct io_pagetable *iopt)
+{
+	unsigned long align = iopt->disable_large_pages ? PAGE_SIZE : 1;
+	unsigned int i;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (i = 0; i != iopt->next_domain_id; i++)
+		align = max(align, domain_min_pgsize(iopt_domain(iopt, i)));
+	return align;
+}
+
+/*
+ * Reserve the IOVA @domain cannot translate.  A geometry of [0, 0] means
+ * the driver did not describe an aperture: nothing is reserved then.
+ */
+static int iopt_reserve_outside_aperture(struct io_pagetable *iopt,
+					 struct iommu_domain *domain)
+{
+	u64 ap_start = domain->geometry.aperture_start;
+	u64 ap_end = domain->geometry.aperture_end;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (!ap_start && !ap_end)
+		return 0;
+	if (ap_start > ap_end)
+		return -EINVAL;
+
+	if (ap_start) {
+		rc = __iopt_reserve_iova(iopt, 0,
+					 min_t(u64, ap_start - 1, ULONG_MAX),
+					 domain);
+		if (rc)
+			return rc;
+	}
+	if (ap_end < ULONG_MAX) {
+		rc = __iopt_reserve_iova(iopt, ap_end + 1, ULONG_MAX, domain);
+		if (rc) {
+			__iopt_remove_reserved_iova(iopt, domain);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Map every area into @domain; on failure nothing is left mapped */
+static int iopt_fill_domain(struct io_pagetable *iopt,
+			    struct iommu_domain *domain)
+{
+	struct interval_tree_node *node, *failed;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->domains_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		rc = iopt_area_fill_domain(to_area(node), domain,
+					   iopt->disable_large_pages);
+		if (rc)
+			goto err_unfill;
+		cond_resched();
+	}
+	return 0;
+
+err_unfill:
+	failed = node;
+	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
+	     node != failed; node = interval_tree_iter_next(node, 0, ULONG_MAX))
+		iopt_area_unfill_domain(to_area(node), domain);
+	return rc;
+}
+
+static void iopt_unfill_domain(struct io_pagetable *iopt,
+			       struct iommu_domain *domain)
+{
+	struct interval_tree_node *node;
+
+	lockdep_assert_held_write(&iopt->domains_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		iopt_area_unfill_domain(to_area(node), domain);
+		cond_resched();
+	}
+}
+
+/**
+ * iopt_table_add_domain() - attach an iommu_domain to the io_pagetable
+ * @iopt: the io_pagetable
+ * @domain: an empty UNMANAGED domain
+ *
+ * Raises the IOVA alignment to the domain's minimum page size, reserves the
+ * IOVA outside its aperture and maps every area into it.
+ *
+ * Return: 0, -EINVAL (no page size, minimum page size above PAGE_SIZE, bad
+ * aperture), -EADDRINUSE (existing mappings misaligned for the domain, or
+ * mappings or allowed ranges outside its aperture), -ENOMEM or the error
+ * of iommu_map().  On failure @domain is left empty and @iopt unchanged.
+ */
+int iopt_table_add_domain(struct io_pagetable *iopt,
+			  struct iommu_domain *domain)
+{
+	unsigned long new_align;
+	unsigned int index;
+	int rc;
+
+	if (!domain->pgsize_bitmap || domain_min_pgsize(domain) > PAGE_SIZE)
+		return -EINVAL;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	new_align = max(iopt->iova_alignment, domain_min_pgsize(domain));
+	if (!iopt_areas_aligned(iopt, new_align)) {
+		rc = -EADDRINUSE;
+		goto out_unlock;
+	}
+
+	rc = iopt_reserve_outside_aperture(iopt, domain);
+	if (rc)
+		goto out_unlock;
+
+	/* Reserve the slot now so that storing the domain cannot fail */
+	index = iopt->next_domain_id;
+	rc = xa_reserve(&iopt->domains, index, GFP_KERNEL);
+	if (rc)
+		goto out_unreserve;
+
+	rc = iopt_fill_domain(iopt, domain);
+	if (rc)
+		goto out_release;
+
+	WARN_ON(xa_is_err(xa_store(&iopt->domains, index, domain, GFP_KERNEL)));
+	iopt->next_domain_id++;
+	iopt->iova_alignment = new_align;
+	goto out_unlock;
+
+out_release:
+	xa_release(&iopt->domains, index);
+out_unreserve:
+	__iopt_remove_reserved_iova(iopt, domain);
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_table_remove_domain() - detach an iommu_domain
+ * @iopt: the io_pagetable
+ * @domain: a domain added by iopt_table_add_domain()
+ *
+ * Unmaps every area from @domain, drops its aperture reservation and
+ * recomputes the IOVA alignment.  Never fails and never allocates: the
+ * xarray only overwrites and erases existing entries.
+ */
+void iopt_table_remove_domain(struct io_pagetable *iopt,
+			      struct iommu_domain *domain)
+{
+	unsigned int index, last;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	for (index = 0; index != iopt->next_domain_id; index++)
+		if (iopt_domain(iopt, index) == domain)
+			break;
+	if (WARN_ON(index == iopt->next_domain_id))
+		goto out_unlock;
+
+	/* Keep the indexes compact: move the last domain into the hole */
+	last = iopt->next_domain_id - 1;
+	if (index != last)
+		xa_store(&iopt->domains, index, iopt_domain(iopt, last),
+			 GFP_KERNEL);
+	xa_erase(&iopt->domains, last);
+	iopt->next_domain_id--;
+
+	iopt_unfill_domain(iopt, domain);
+	__iopt_remove_reserved_iova(iopt, domain);
+	iopt->iova_alignment = iopt_calc_alignment(iopt);
+
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+}
+
+/**
+ * iopt_set_large_pages() - IOMMU_OPTION_HUGE_PAGES
+ * @iopt: the io_pagetable
+ * @enable: allow IOPTEs larger than PAGE_SIZE
+ *
+ * Disabling maps every later mapping PAGE_SIZE by PAGE_SIZE and raises the
+ * IOVA alignment to PAGE_SIZE.
+ *
+ * Return: 0, or -EINVAL when disabling while the IOAS has both a domain and
+ * mappings, or mappings that are not PAGE_SIZE aligned.
+ */
+int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
+{
+	int rc = 0;
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	if (enable) {
+		iopt->disable_large_pages = false;
+	} else if (!iopt->disable_large_pages) {
+		if ((iopt->next_domain_id &&
+		     !RB_EMPTY_ROOT(&iopt->area_itree.rb_root)) ||
+		    !iopt_areas_aligned(iopt, PAGE_SIZE))
+			rc = -EINVAL;
+		else
+			iopt->disable_large_pages = true;
+	}
+	if (!rc)
+		iopt->iova_alignment = iopt_calc_alignment(iopt);
+
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_init_table() - initialize an empty io_pagetable
+ * @iopt: the io_pagetable
+ */
+void iopt_init_table(struct io_pagetable *iopt)
+{
+	init_rwsem(&iopt->domains_rwsem);
+	xa_init(&iopt->domains);
+	iopt->next_domain_id = 0;
+	init_rwsem(&iopt->iova_rwsem);
+	iopt->area_itree = RB_ROOT_CACHED;
+	iopt->allowed_itree = RB_ROOT_CACHED;
+	iopt->reserved_itree = RB_ROOT_CACHED;
+	iopt->disable_large_pages = false;
+	iopt->iova_alignment = 1;
+}
+
+/**
+ * iopt_destroy_table() - free everything of an io_pagetable
+ * @iopt: the io_pagetable; no domain may be attached any more
+ *
+ * Unmaps every area (unpinning memory no other area uses) and frees the
+ * reserved and allowed ranges.  Never fails.
+ */
+void iopt_destroy_table(struct io_pagetable *iopt)
+{
+	struct iopt_reserved *reserved, *tmp;
+	unsigned long unmapped;
+
+	WARN_ON(iopt->next_domain_id);
+	iopt_unmap_all(iopt, &unmapped);
+
+	down_write(&iopt->iova_rwsem);
+	rbtree_postorder_for_each_entry_safe(reserved, tmp,
+					     &iopt->reserved_itree.rb_root,
+					     node.rb)
+		kfree(reserved);
+	iopt->reserved_itree = RB_ROOT_CACHED;
+	iopt_free_allowed_tree(&iopt->allowed_itree);
+	up_write(&iopt->iova_rwsem);
+
+	xa_destroy(&iopt->domains);
+}

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Internal interfaces of iommufd.  Map of the code:
+ *
+ *  main.c         /dev/iommu, the per-file context, the object table, ioctl
+ *                 dispatch, IOMMU_DESTROY and tear-down at close
+ *  ioas.c         the IOAS object and its ioctls
+ *  io_pagetable.c an IOAS's IOVA space: areas, reserved and allowed
+ *                 ranges, IOVA allocation, the attached iommu_domains
+ *  pages.c        pinned user memory (struct iopt_pages): pinning in
+ *                 batches, PFN runs, RLIMIT_MEMLOCK accounting, filling and
+ *                 emptying iommu_domains
+ *  hw_pagetable.c the HW_PAGETABLE object: an iommu_domain mirroring an IOAS
+ *  device.c       the DEVICE object and the kernel API for drivers
+ *  selftest.c     CONFIG_IOMMUFD_TEST: mock IOMMU driver and IOMMU_TEST_CMD
+ *
+ * Lock order (outermost first):
+ *   idev->lock -> ioas->mutex -> hwpt->devices_lock
+ *   ioas->mutex -> iopt->domains_rwsem -> iopt->iova_rwsem
+ * struct iopt_pages has no lock: it does not change after it is created.
+ * group->mutex (iommu core) is taken inside all of them by the iommu_*
+ * calls.
+ */
+#ifndef __IOMMUFD_PRIVATE_H
+#define __IOMMUFD_PRIVATE_H
+
+#include <linux/iommu.h>
+#include <linux/iommufd.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/refcount.h>
+#include <linux/rwsem.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+struct iommu_domain;
+struct iommu_group;
+struct iommu_iova_range;
+struct iommu_option;
+
+/* How pinned pages are charged to RLIMIT_MEMLOCK */
+enum iommufd_account_mode {
+	IOPT_PAGES_ACCOUNT_NONE,	/* CAP_IPC_LOCK: not charged */
+	IOPT_PAGES_ACCOUNT_USER,	/* user->locked_vm (default) */
+	IOPT_PAGES_ACCOUNT_MM,		/* mm->locked_vm, like VFIO type1 */
+};
+
+/**
+ * struct iommufd_ctx - state of one open /dev/iommu file
+ * @file: the file, for fget-style lookups by drivers
+ * @objects: object table, IDs 1..INT_MAX (lowest free ID first); an entry
+ *           is XA_ZERO_ENTRY while its object is being created.  Protected
+ *           by the xarray's own lock.
+ * @destroy_wait: woken whenever an object reference is put, for those
+ *                waiting for an object to become destroyable
+ * @account_mode: enum iommufd_account_mode used for new mappings; changed
+ *                only while @objects is empty (under its xa_lock)
+ */
+struct iommufd_ctx {
+	struct file *file;
+	struct xarray objects;
+	wait_queue_head_t destroy_wait;
+	u8 account_mode;
+};
+
+enum iommufd_object_type {
+	IOMMUFD_OBJ_NONE,
+	IOMMUFD_OBJ_ANY = IOMMUFD_OBJ_NONE,
+	IOMMUFD_OBJ_DEVICE,
+	IOMMUFD_OBJ_HW_PAGETABLE,
+	IOMMUFD_OBJ_IOAS,
+#ifdef CONFIG_IOMMUFD_TEST
+	IOMMUFD_OBJ_SELFTEST,
+#endif
+	IOMMUFD_OBJ_MAX,
+};
+
+/**
+ * struct iommufd_object - header of every object in the table
+ * @users: references.  The table holds one while the object is in it;
+ *         every other holder (an ioctl in flight, a dependent object, a
+ *         kernel driver) holds one more.  An object can be removed from the
+ *         table only when the table's reference is the last one.
+ * @type: enum iommufd_object_type
+ * @id: the object's ID in its context's table
+ *
+ * Lifetime rule (the lesson of upstream's v6.7 use-after-free): a reference
+ * is taken under the table's xa_lock, and putting a reference touches the
+ * object for the last time in the refcount decrement itself; anything done
+ * after it (waking waiters) uses only the context.
+ */
+struct iommufd_object {
+	refcount_t users;
+	enum iommufd_object_type type;
+	unsigned int id;
+};
+
+/* Per-ioctl state handed to every handler */
+struct iommufd_ucmd {
+	struct iommufd_ctx *ictx;
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+/* Copy @ucmd->cmd back to user space, truncated to the user's size. */
+static inline int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd,
+				       size_t cmd_len)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+/* main.c: object table */
+struct iommufd_object *_iommufd_object_alloc(struct iommufd_ctx *ictx,
+					     size_t size,
+					     enum iommufd_object_type type);
+/*
+ * Allocate an object of the type @ptr points to; its struct iommufd_object
+ * must be the first member (each object struct asserts that).
+ */
+#define iommufd_object_alloc(ictx, ptr, type)                                  \
+	((typeof(ptr))_iommufd_object_alloc(ictx, sizeof(*(ptr)), type))
+void iommufd_object_finalize(struct iommufd_ctx *ictx,
+			     struct iommufd_object *obj);
+void iommufd_object_abort(struct iommufd_ctx *ictx,
+			  struct iommufd_object *obj);
+void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
+				      struct iommufd_object *obj);
+struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
+					  enum iommufd_object_type type);
+void iommufd_put_object(struct iommufd_ctx *ictx, struct iommufd_object *obj);
+/*
+ * Remove @obj from the table and destroy it, for objects owned by the
+ * kernel (devices, selftest objects).  The caller holds one reference of
+ * its own, which is consumed.  Waits until every other reference but the
+ * table's is gone.  Never fails.
+ */
+void iommufd_object_destroy_user(struct iommufd_ctx *ictx,
+				 struct iommufd_object *obj);
+/* Take a reference on an object the caller already holds a reference to */
+static inline void iommufd_ref_object(struct iommufd_object *obj)
+{
+	refcount_inc(&obj->users);
+}
+
+/* Fault injection point for allocation and pin paths (selftest.c) */
+#ifdef CONFIG_IOMMUFD_TEST
+bool iommufd_should_fail(void);
+#else
+static inline bool iommufd_should_fail(void)
+{
+	return false;
+}
+#endif
+
+/**
+ * struct io_pagetable - the IOVA space of one IOAS
+ * @domains_rwsem: protects @domains, @next_domain_id and @iova_alignment
+ *                 (write side to add or remove a domain)
+ * @domains: the iommu_domains mirroring this IOVA space, indexes
+ *           0..@next_domain_id - 1, no holes
+ * @iova_rwsem: protects @area_itree, @allowed_itree, @reserved_itree and
+ *              @disable_large_pages
+ * @area_itree: mapped IOVA (struct iopt_area, see io_pagetable.h)
+ * @allowed_itree: IOMMU_IOAS_ALLOW_IOVAS ranges
+ * @reserved_itree: reserved IOVA (device regions, outside a domain's
+ *                  aperture, selftest ranges), each with an owner cookie
+ * @iova_alignment: granularity of IOVA, length and page offset for new
+ *                  mappings: the largest minimum page size of @domains, 1
+ *                  when there is none, never above PAGE_SIZE
+ * @disable_large_pages: IOMMU_OPTION_HUGE_PAGES == 0
+ */
+struct io_pagetable {
+	struct rw_semaphore domains_rwsem;
+	struct xarray domains;
+	unsigned int next_domain_id;
+
+	struct rw_semaphore iova_rwsem;
+	struct rb_root_cached area_itree;
+	struct rb_root_cached allowed_itree;
+	struct rb_root_cached reserved_itree;
+	u8 disable_large_pages;
+	unsigned long iova_alignment;
+};
+
+/* io_pagetable.c */
+void iopt_init_table(struct io_pagetable *iopt);
+/* Unmap and free everything; no domain may be attached any more. */
+void iopt_destroy_table(struct io_pagetable *iopt);
+
+enum {
+	IOPT_ALLOC_IOVA = 1 << 0,	/* choose *iova, else map at *iova */
+};
+
+/*
+ * Pin [@uptr, @uptr + @length) of the current process and map it at *@iova
+ * in @iopt and all its domains.  Accounting follows @ictx->account_mode
+ * (IOPT_PAGES_ACCOUNT_MM when @force_mm_accounting).  On failure nothing is
+ * left pinned, charged or mapped.
+ */
+int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
+			unsigned long *iova, void __user *uptr,
+			unsigned long length, int iommu_prot,
+			unsigned int flags);
+/*
+ * Map the memory already mapped at [@src_iova, @src_iova + @length) in
+ * @src at *@dst_iova in @dst, sharing its pinned pages.  -ENOENT if the
+ * source range is not fully mapped, -EPERM if @iommu_prot asks for
+ * IOMMU_WRITE on memory that was pinned read-only.
+ */
+int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
+		   struct io_pagetable *dst, unsigned long *dst_iova,
+		   unsigned long length, int iommu_prot, unsigned int flags);
+/* Unmap whole areas inside the range; see IOMMU_IOAS_UNMAP for errnos. */
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+
+/* Replace the allowed list (IOMMU_IOAS_ALLOW_IOVAS semantics). */
+int iopt_set_allow_iova(struct io_pagetable *iopt,
+			const struct iommu_iova_range *ranges,
+			unsigned int num);
+/*
+ * Write at most @max usable ranges (IOMMU_IOAS_IOVA_RANGES) to @ranges and
+ * return how many there are in *@total.
+ */
+int iopt_get_usable_ranges(struct io_pagetable *iopt,
+			   struct iommu_iova_range *ranges, unsigned int max,
+			   unsigned int *total);
+/* -EADDRINUSE if [start, last] overlaps an area or an allowed range */
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner);
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
+/*
+ * Reserve the reserved regions of @group (owner @dev).  *@sw_msi_start is
+ * set to the start of an IOMMU_RESV_SW_MSI region if there is one.
+ */
+int iopt_table_enforce_group_resv_regions(struct io_pagetable *iopt,
+					  struct device *dev,
+					  struct iommu_group *group,
+					  phys_addr_t *sw_msi_start);
+/*
+ * Add @domain and fill it with every current mapping.  Fails with -EINVAL
+ * if its minimum page size exceeds PAGE_SIZE, -EADDRINUSE if the new
+ * alignment or its aperture conflicts with existing mappings or allowed
+ * ranges.  On failure @domain is left empty.
+ */
+int iopt_table_add_domain(struct io_pagetable *iopt,
+			  struct iommu_domain *domain);
+/* Unmap everything from @domain and forget it.  Never fails. */
+void iopt_table_remove_domain(struct io_pagetable *iopt,
+			      struct iommu_domain *domain);
+/* IOMMU_OPTION_HUGE_PAGES; -EINVAL when it cannot be changed now */
+int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+
+/**
+ * struct iommufd_ioas - the IOAS object
+ * @obj: object header
+ * @iopt: the IOVA space
+ * @mutex: protects @hwpt_list and serializes attaching domains to @iopt
+ * @hwpt_list: HW_PAGETABLEs whose domain mirrors @iopt
+ */
+struct iommufd_ioas {
+	struct iommufd_object obj;
+	struct io_pagetable iopt;
+	struct mutex mutex;	/* see the kernel-doc above */
+	struct list_head hwpt_list;
+};
+
+static_assert(offsetof(struct iommufd_ioas, obj) == 0);
+
+static inline struct iommufd_ioas *iommufd_get_ioas(struct iommufd_ctx *ictx,
+						    u32 id)
+{
+	return container_of(iommufd_get_object(ictx, id, IOMMUFD_OBJ_IOAS),
+			    struct iommufd_ioas, obj);
+}
+
+/* ioas.c */
+struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx);
+void iommufd_ioas_destroy(struct iommufd_object *obj);
+int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_option(struct iommufd_ucmd *ucmd);
+int iommufd_option_rlimit_mode(struct iommu_option *cmd,
+			       struct iommufd_ctx *ictx);
+
+/**
+ * struct iommufd_hw_pagetable - the HW_PAGETABLE object
+ * @obj: object header
+ * @ioas: the IOAS this page table mirrors; holds a reference on it
+ * @domain: the iommu_domain, added to @ioas->iopt
+ * @auto_domain: created by an attach; destroyed with its last device
+ * @enforce_cache_coherency: the domain enforces coherent DMA
+ * @hwpt_item: entry in @ioas->hwpt_list (under @ioas->mutex)
+ * @devices_lock: protects @devices
+ * @devices: attached struct iommufd_device (devices_item)
+ */
+struct iommufd_hw_pagetable {
+	struct iommufd_object obj;
+	struct iommufd_ioas *ioas;
+	struct iommu_domain *domain;
+	bool auto_domain;
+	bool enforce_cache_coherency;
+	struct list_head hwpt_item;
+	struct mutex devices_lock;	/* see the kernel-doc above */
+	struct list_head devices;
+};
+
+static_assert(offsetof(struct iommufd_hw_pagetable, obj) == 0);
+
+/* hw_pagetable.c; the caller holds ioas->mutex */
+struct iommufd_hw_pagetable *
+iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
+			   struct device *dev);
+/* Undo iommufd_hw_pagetable_alloc() before finalize, under ioas->mutex */
+void iommufd_hw_pagetable_abort(struct iommufd_ctx *ictx,
+				struct iommufd_hw_pagetable *hwpt);
+void iommufd_hw_pagetable_destroy(struct iommufd_object *obj);
+
+/* device.c */
+/*
+ * iommufd_device_bind(), but the device holds a reference on the context's
+ * file only if @hold_ctx.  The selftest binds its mock devices without one
+ * so that closing the file still destroys them.
+ */
+struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
+					     struct device *dev, u32 *id,
+					     bool hold_ctx);
+void iommufd_device_destroy(struct iommufd_object *obj);
+
+#ifdef CONFIG_IOMMUFD_TEST
+struct iommufd_ucmd;
+int iommufd_test(struct iommufd_ucmd *ucmd);
+void iommufd_selftest_destroy(struct iommufd_object *obj);
+extern size_t iommufd_test_memory_limit;
+int __init iommufd_test_init(void);
+void iommufd_test_exit(void);
+#else
+static inline int __init iommufd_test_init(void)
+{
+	return 0;
+}
+
+static inline void iommufd_test_exit(void)
+{
+}
+#endif
+
+#endif

@@ -1,0 +1,917 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel side of the iommufd selftests (CONFIG_IOMMUFD_TEST): a mock IOMMU
+ * driver with mock devices, the IOMMU_TEST_CMD ioctl and the fail_iommufd
+ * fault injection point.  See iommufd_test.h for the user space contract.
+ *
+ * Only one IOMMU driver can be registered with iommu_device_register() in
+ * this kernel, and the real one owns the real buses.  The mock driver
+ * therefore serves a private bus whose iommu_ops are the mock ops, and its
+ * devices are added to the IOMMU core with iommu_probe_device(), as the bus
+ * notifier does for real buses.  That function is not exported to modules;
+ * when iommufd is a module, the mock devices are put in a group of their own
+ * by hand instead (see mock_dev_iommu_add()).
+ *
+ * A mock paging domain records, for every MOCK_IO_PAGE_SIZE of IOVA, which
+ * map_pages() call mapped it: the physical address and the size of that
+ * call.  All slots of one call point to one struct mock_map, so the tests
+ * can read back both the translation and how large the mappings iommufd
+ * made were, and unmaps that cut a mapping apart are detected.
+ *
+ * A mock device is bound to the iommufd context of the ioctl and attached
+ * exactly as VFIO would do it, wrapped in a SELFTEST object whose
+ * destruction (IOMMU_DESTROY, or closing the file) detaches, unbinds and
+ * removes the device.  It is bound without a reference on the context's
+ * file: such a reference would keep the file from ever being released, and
+ * so the SELFTEST object from ever being destroyed.
+ */
+#include <linux/compiler.h>
+#include <linux/debugfs.h>
+#include <linux/device.h>
+#include <linux/err.h>
+#include <linux/fault-inject.h>
+#include <linux/idr.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <uapi/linux/iommufd.h>
+
+#include "iommufd_private.h"
+#include "iommufd_test.h"
+
+#define IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT 65536
+
+static DECLARE_FAULT_ATTR(fail_iommufd);
+static struct dentry *fail_iommufd_dentry;
+
+/* Read by pages.c for the size of its temporary batch memory */
+size_t iommufd_test_memory_limit = IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT;
+
+/**
+ * iommufd_should_fail() - Fault injection point
+ *
+ * Controlled through the fail_iommufd directory of debugfs or, per task,
+ * through the fail-nth file of /proc/self/task/TID.
+ *
+ * Return: true if the caller must fail as if it ran out of memory.
+ */
+bool iommufd_should_fail(void)
+{
+	return should_fail(&fail_iommufd, 1);
+}
+
+/* The mock IOMMU driver */
+
+static struct iommu_device mock_iommu;
+static struct device *mock_root;
+static DEFINE_IDA(mock_dev_ida);
+
+/*
+ * One map_pages() call.  Immutable but for @nr_slots, the number of IOVA
+ * slots that still point to it; freed after an RCU grace period when the
+ * last one is unmapped, so that lookups under rcu_read_lock() can read it.
+ */
+struct mock_map {
+	unsigned long iova;
+	phys_addr_t paddr;
+	size_t size;
+	atomic_long_t nr_slots;
+	struct rcu_head rcu;
+};
+
+/*
+ * @maps: struct mock_map of every mapped slot, indexed by
+ *        iova / MOCK_IO_PAGE_SIZE; the xarray's lock serializes changes
+ */
+/*
+ * @users: mock devices attached (0 or 1).  A mock paging domain serves one
+ * mock device at a time and refuses others with -EINVAL, the driver's
+ * "incompatible domain" answer, so that every MOCK_DOMAIN gets a domain of
+ * its own and the tests really run with several domains.
+ */
+struct mock_iommu_domain {
+	struct iommu_domain domain;
+	struct xarray maps;
+	atomic_t users;
+};
+
+static const struct iommu_domain_ops mock_domain_ops;
+
+static struct mock_iommu_domain *to_mock_domain(struct iommu_domain *domain)
+{
+	return container_of(domain, struct mock_iommu_domain, domain);
+}
+
+static void mock_map_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct mock_map, rcu));
+}
+
+/* Drop one slot's pointer to @map; never allocates */
+static void mock_map_put_slot(struct mock_map *map)
+{
+	if (atomic_long_dec_and_test(&map->nr_slots))
+		call_rcu(&map->rcu, mock_map_free_rcu);
+}
+
+/* Mock devices */
+
+/*
+ * @domain: the domain the device is attached to, written by the attach
+ * callbacks, which the iommu core serializes under the group's mutex (every
+ * mock device has a group of its own).
+ */
+struct mock_dev {
+	struct device dev;
+	int id;
+	struct iommu_domain *domain;
+};
+
+static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_domain *old = mdev->domain;
+
+	if (old == domain)
+		return 0;
+	if (domain->ops == &mock_domain_ops &&
+	    atomic_cmpxchg(&to_mock_domain(domain)->users, 0, 1))
+		return -EINVAL;
+	if (old && old->ops == &mock_domain_ops)
+		atomic_dec(&to_mock_domain(old)->users);
+	mdev->domain = domain;
+	return 0;
+}
+
+static void mock_domain_nop_detach(struct iommu_domain *domain,
+				   struct device *dev)
+{
+}
+
+static void mock_static_domain_free(struct iommu_domain *domain)
+{
+	/* Shared by all groups, never freed */
+}
+
+static const struct iommu_domain_ops mock_static_domain_ops = {
+	.attach_dev = mock_domain_attach,
+	.detach_dev = mock_domain_nop_detach,
+	.free = mock_static_domain_free,
+};
+
+/* The default domain of every mock group */
+static struct iommu_domain mock_identity_domain = {
+	.type = IOMMU_DOMAIN_IDENTITY,
+	.ops = &mock_static_domain_ops,
+	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
+};
+
+/* What a mock group sits on while it is owned but not attached */
+static struct iommu_domain mock_blocking_domain = {
+	.type = IOMMU_DOMAIN_BLOCKED,
+	.ops = &mock_static_domain_ops,
+	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
+};
+
+static struct iommu_domain *mock_domain_alloc(unsigned int type)
+{
+	struct mock_iommu_domain *mock;
+
+	switch (type) {
+	case IOMMU_DOMAIN_IDENTITY:
+		return &mock_identity_domain;
+	case IOMMU_DOMAIN_BLOCKED:
+		return &mock_blocking_domain;
+	case IOMMU_DOMAIN_UNMANAGED:
+		break;
+	default:
+		return NULL;
+	}
+
+	if (iommufd_should_fail())
+		return NULL;
+	mock = kzalloc(sizeof(*mock), GFP_KERNEL);
+	if (!mock)
+		return NULL;
+	mock->domain.geometry.aperture_start = MOCK_APERTURE_START;
+	mock->domain.geometry.aperture_end = MOCK_APERTURE_LAST;
+	mock->domain.geometry.force_aperture = true;
+	/* Every power of two from MOCK_IO_PAGE_SIZE up: large map calls */
+	mock->domain.pgsize_bitmap = ~(MOCK_IO_PAGE_SIZE - 1UL);
+	xa_init(&mock->maps);
+	return &mock->domain;
+}
+
+static void mock_domain_free(struct iommu_domain *domain)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	struct mock_map *map;
+	unsigned long index;
+
+	/* iommufd unmaps everything before it frees a domain */
+	WARN_ON(!xa_empty(&mock->maps));
+	xa_for_each(&mock->maps, index, map) {
+		xa_erase(&mock->maps, index);
+		mock_map_put_slot(map);
+	}
+	xa_destroy(&mock->maps);
+	kfree(mock);
+}
+
+static int mock_domain_map_pages(struct iommu_domain *domain,
+				 unsigned long iova, phys_addr_t paddr,
+				 size_t pgsize, size_t pgcount, int prot,
+				 gfp_t gfp, size_t *mapped)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	unsigned long first = iova / MOCK_IO_PAGE_SIZE;
+	unsigned long nr_slots, i;
+	struct mock_map *map;
+	size_t size;
+	int rc;
+
+	if (WARN_ON(check_mul_overflow(pgsize, pgcount, &size) || !size ||
+		    iova % MOCK_IO_PAGE_SIZE || paddr % MOCK_IO_PAGE_SIZE ||
+		    size % MOCK_IO_PAGE_SIZE))
+		return -EINVAL;
+	/* iommufd reserves all IOVA outside the aperture */
+	if (WARN_ON(iova < MOCK_APERTURE_START || iova > MOCK_APERTURE_LAST ||
+		    size - 1 > MOCK_APERTURE_LAST - iova))
+		return -EINVAL;
+
+	if (iommufd_should_fail())
+		return -ENOMEM;
+
+	map = kmalloc(sizeof(*map), gfp);
+	if (!map)
+		return -ENOMEM;
+	nr_slots = size / MOCK_IO_PAGE_SIZE;
+	map->iova = iova;
+	map->paddr = paddr;
+	map->size = size;
+	atomic_long_set(&map->nr_slots, nr_slots);
+
+	for (i = 0; i != nr_slots; i++) {
+		rc = xa_insert(&mock->maps, first + i, map, gfp);
+		if (rc) {
+			/* -EBUSY: the slot is mapped already */
+			if (rc == -EBUSY)
+				rc = -EEXIST;
+			goto err_erase;
+		}
+	}
+	*mapped += size;
+	return 0;
+
+err_erase:
+	while (i--)
+		xa_erase(&mock->maps, first + i);
+	/* Lookups may have seen it in the slots just erased */
+	call_rcu(&map->rcu, mock_map_free_rcu);
+	return rc;
+}
+
+/*
+ * Unmap from @iova up to the first hole and return how much was unmapped:
+ * 0 if @iova is not mapped, so that the core stops there.  Never allocates.
+ */
+static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
+				      unsigned long iova, size_t pgsize,
+				      size_t pgcount,
+				      struct iommu_iotlb_gather *gather)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	size_t size = pgsize * pgcount;
+	struct mock_map *map;
+	size_t done;
+
+	for (done = 0; done < size; done += MOCK_IO_PAGE_SIZE) {
+		map = xa_erase(&mock->maps, (iova + done) / MOCK_IO_PAGE_SIZE);
+		if (!map)
+			break;
+		mock_map_put_slot(map);
+	}
+	/* Checked as one range by mock_domain_iotlb_sync() */
+	if (done)
+		iommu_iotlb_gather_add_range(gather, iova, done);
+	return done;
+}
+
+/*
+ * Called once per iommu_unmap() with everything it unmapped in @gather.
+ * iommufd must unmap whole earlier maps: the IOVA just before and just
+ * after the range must not belong to a mapping that extends into it.
+ */
+static void mock_domain_iotlb_sync(struct iommu_domain *domain,
+				   struct iommu_iotlb_gather *gather)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	struct mock_map *map;
+
+	if (!IS_ENABLED(CONFIG_IOMMUFD_TEST) || gather->start > gather->end)
+		return;
+
+	rcu_read_lock();
+	if (gather->start >= MOCK_IO_PAGE_SIZE) {
+		map = xa_load(&mock->maps,
+			      gather->start / MOCK_IO_PAGE_SIZE - 1);
+		WARN(map && map->iova + map->size > gather->start,
+		     "iommufd unmapped from %#lx, inside a mapping of %#lx size %#zx\n",
+		     gather->start, map->iova, map->size);
+	}
+	if (gather->end != ULONG_MAX) {
+		map = xa_load(&mock->maps,
+			      gather->end / MOCK_IO_PAGE_SIZE + 1);
+		WARN(map && map->iova <= gather->end,
+		     "iommufd unmapped up to %#lx, inside a mapping of %#lx size %#zx\n",
+		     gather->end, map->iova, map->size);
+	}
+	rcu_read_unlock();
+}
+
+static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
+					    dma_addr_t iova)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	struct mock_map *map;
+	phys_addr_t phys = 0;
+
+	if (iova > ULONG_MAX)
+		return 0;
+
+	rcu_read_lock();
+	map = xa_load(&mock->maps, (unsigned long)iova / MOCK_IO_PAGE_SIZE);
+	if (map)
+		phys = map->paddr + (iova - map->iova);
+	rcu_read_unlock();
+	return phys;
+}
+
+static bool mock_domain_enforce_cache_coherency(struct iommu_domain *domain)
+{
+	return true;
+}
+
+static const struct iommu_domain_ops mock_domain_ops = {
+	.attach_dev = mock_domain_attach,
+	.detach_dev = mock_domain_nop_detach,
+	.map_pages = mock_domain_map_pages,
+	.unmap_pages = mock_domain_unmap_pages,
+	.iotlb_sync = mock_domain_iotlb_sync,
+	.iova_to_phys = mock_domain_iova_to_phys,
+	.enforce_cache_coherency = mock_domain_enforce_cache_coherency,
+	.free = mock_domain_free,
+};
+
+static bool mock_capable(struct device *dev, enum iommu_cap cap)
+{
+	switch (cap) {
+	case IOMMU_CAP_CACHE_COHERENCY:
+	case IOMMU_CAP_INTR_REMAP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct iommu_device *mock_probe_device(struct device *dev)
+{
+	return &mock_iommu;
+}
+
+static void mock_release_device(struct device *dev)
+{
+}
+
+static int mock_def_domain_type(struct device *dev)
+{
+	return IOMMU_DOMAIN_IDENTITY;
+}
+
+static const struct iommu_ops mock_ops = {
+	.capable = mock_capable,
+	.domain_alloc = mock_domain_alloc,
+	.probe_device = mock_probe_device,
+	.release_device = mock_release_device,
+	.device_group = generic_device_group,
+	.def_domain_type = mock_def_domain_type,
+	.default_domain_ops = &mock_domain_ops,
+	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
+	.owner = THIS_MODULE,
+};
+
+static struct bus_type iommufd_mock_bus_type = {
+	.name = "iommufd_mock",
+	.iommu_ops = &mock_ops,
+};
+
+static void mock_dev_release(struct device *dev)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	ida_free(&mock_dev_ida, mdev->id);
+	kfree(mdev);
+}
+
+#if IS_BUILTIN(CONFIG_IOMMUFD)
+static int mock_dev_iommu_add(struct device *dev)
+{
+	return iommu_probe_device(dev);
+}
+
+static void mock_dev_iommu_remove(struct device *dev)
+{
+	iommu_release_device(dev);
+}
+#else
+/*
+ * What iommu_probe_device() would do, minus the default domain: the group
+ * sits on no domain until it is claimed, and on none again afterwards.
+ */
+static int mock_dev_iommu_add(struct device *dev)
+{
+	struct iommu_group *group;
+	int rc;
+
+	dev->iommu = kzalloc(sizeof(*dev->iommu), GFP_KERNEL);
+	if (!dev->iommu)
+		return -ENOMEM;
+	mutex_init(&dev->iommu->lock);
+	dev->iommu->iommu_dev = &mock_iommu;
+
+	group = iommu_group_alloc();
+	if (IS_ERR(group)) {
+		rc = PTR_ERR(group);
+		goto err_free;
+	}
+	/* The device holds a reference on the group from now on */
+	rc = iommu_group_add_device(group, dev);
+	iommu_group_put(group);
+	if (rc)
+		goto err_free;
+	return 0;
+
+err_free:
+	kfree(dev->iommu);
+	dev->iommu = NULL;
+	return rc;
+}
+
+static void mock_dev_iommu_remove(struct device *dev)
+{
+	iommu_group_remove_device(dev);
+	kfree(dev->iommu);
+	dev->iommu = NULL;
+}
+#endif
+
+static struct mock_dev *mock_dev_create(void)
+{
+	struct mock_dev *mdev;
+	int rc;
+
+	if (iommufd_should_fail())
+		return ERR_PTR(-ENOMEM);
+
+	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	if (!mdev)
+		return ERR_PTR(-ENOMEM);
+	mdev->id = ida_alloc(&mock_dev_ida, GFP_KERNEL);
+	if (mdev->id < 0) {
+		rc = mdev->id;
+		kfree(mdev);
+		return ERR_PTR(rc);
+	}
+
+	/* From here on mock_dev_release() frees everything */
+	device_initialize(&mdev->dev);
+	mdev->dev.release = mock_dev_release;
+	mdev->dev.bus = &iommufd_mock_bus_type;
+	mdev->dev.parent = mock_root;
+	rc = dev_set_name(&mdev->dev, "iommufd_mock%d", mdev->id);
+	if (rc)
+		goto err_put;
+	rc = device_add(&mdev->dev);
+	if (rc)
+		goto err_put;
+	rc = mock_dev_iommu_add(&mdev->dev);
+	if (rc)
+		goto err_del;
+	return mdev;
+
+err_del:
+	device_del(&mdev->dev);
+err_put:
+	put_device(&mdev->dev);
+	return ERR_PTR(rc);
+}
+
+static void mock_dev_destroy(struct mock_dev *mdev)
+{
+	mock_dev_iommu_remove(&mdev->dev);
+	device_unregister(&mdev->dev);
+}
+
+/*
+ * IOMMUFD_OBJ_SELFTEST: a mock device bound and attached to the context.
+ * Holds no reference on any object itself: the device holds its own.
+ */
+struct selftest_obj {
+	struct iommufd_object obj;
+	struct mock_dev *mdev;
+	struct iommufd_device *idev;
+};
+
+static_assert(offsetof(struct selftest_obj, obj) == 0);
+
+/**
+ * iommufd_selftest_destroy() - Destroy op of IOMMUFD_OBJ_SELFTEST
+ * @obj: the object, already removed from the table
+ *
+ * Detach and unbind the mock device, which may destroy its automatic
+ * HW_PAGETABLE and destroys its DEVICE object, then remove it.  Runs from
+ * IOMMU_DESTROY or from the release of the context's file.  Never fails.
+ */
+void iommufd_selftest_destroy(struct iommufd_object *obj)
+{
+	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
+
+	iommufd_device_detach(sobj->idev);
+	iommufd_device_unbind(sobj->idev);
+	mock_dev_destroy(sobj->mdev);
+}
+
+static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd,
+				    struct iommu_test_cmd *cmd)
+{
+	struct selftest_obj *sobj;
+	u32 pt_id = cmd->id;
+	u32 idev_id;
+	int rc;
+
+	sobj = iommufd_object_alloc(ucmd->ictx, sobj, IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	sobj->mdev = mock_dev_create();
+	if (IS_ERR(sobj->mdev)) {
+		rc = PTR_ERR(sobj->mdev);
+		goto out_abort;
+	}
+
+	/* No reference on the file: see the comment at the top */
+	sobj->idev = __iommufd_device_bind(ucmd->ictx, &sobj->mdev->dev,
+					   &idev_id, false);
+	if (IS_ERR(sobj->idev)) {
+		rc = PTR_ERR(sobj->idev);
+		goto out_mdev;
+	}
+
+	rc = iommufd_device_attach(sobj->idev, &pt_id);
+	if (rc)
+		goto out_unbind;
+
+	cmd->mock_domain.out_stdev_id = sobj->obj.id;
+	cmd->mock_domain.out_idev_id = idev_id;
+	cmd->mock_domain.out_hwpt_id = pt_id;
+	cmd->mock_domain.__reserved = 0;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc)
+		goto out_detach;
+	iommufd_object_finalize(ucmd->ictx, &sobj->obj);
+	return 0;
+
+out_detach:
+	iommufd_device_detach(sobj->idev);
+out_unbind:
+	iommufd_device_unbind(sobj->idev);
+out_mdev:
+	mock_dev_destroy(sobj->mdev);
+out_abort:
+	iommufd_object_abort(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
+static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd,
+				     struct iommu_test_cmd *cmd)
+{
+	struct iommufd_ioas *ioas;
+	u64 last;
+	int rc;
+
+	if (!cmd->add_reserved.length)
+		return -EINVAL;
+	if (check_add_overflow(cmd->add_reserved.start,
+			       cmd->add_reserved.length - 1, &last) ||
+	    last > ULONG_MAX)
+		return -EOVERFLOW;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	/* Stays until the IOAS is destroyed */
+	rc = iopt_reserve_iova(&ioas->iopt, cmd->add_reserved.start, last,
+			       NULL);
+	iommufd_put_object(ucmd->ictx, &ioas->obj);
+	return rc;
+}
+
+/* [*@start, *@last] = [uptr, uptr + length - 1], checked */
+static int iommufd_test_user_range(u64 uptr, u64 length, unsigned long *start,
+				   unsigned long *last)
+{
+	u64 end;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(uptr, length - 1, &end) || end > ULONG_MAX)
+		return -EOVERFLOW;
+	*start = uptr;
+	*last = end;
+	return 0;
+}
+
+static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd,
+				     struct iommu_test_cmd *cmd)
+{
+	u64 iova = cmd->check_map.iova, length = cmd->check_map.length;
+	struct iommufd_hw_pagetable *hwpt;
+	unsigned long ustart, ulast, uaddr;
+	struct mock_iommu_domain *mock;
+	struct iommufd_object *obj;
+	struct page *page = NULL;
+	struct mock_map *map;
+	size_t max_size = 0;
+	u64 iova_last, off;
+	phys_addr_t phys;
+	int rc;
+
+	rc = iommufd_test_user_range(cmd->check_map.uptr, length, &ustart,
+				     &ulast);
+	if (rc)
+		return rc;
+	if (check_add_overflow(iova, length - 1, &iova_last) ||
+	    iova_last > ULONG_MAX)
+		return -EOVERFLOW;
+	if (iova % MOCK_IO_PAGE_SIZE || length % MOCK_IO_PAGE_SIZE ||
+	    ustart % MOCK_IO_PAGE_SIZE)
+		return -EINVAL;
+
+	obj = iommufd_get_object(ucmd->ictx, cmd->id,
+				 IOMMUFD_OBJ_HW_PAGETABLE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	if (hwpt->domain->ops != &mock_domain_ops) {
+		rc = -EINVAL;
+		goto out_put;
+	}
+	mock = to_mock_domain(hwpt->domain);
+
+	for (off = 0; off < length; off += MOCK_IO_PAGE_SIZE) {
+		uaddr = ustart + off;
+		if (!page || !(uaddr % PAGE_SIZE)) {
+			if (page)
+				put_page(page);
+			page = NULL;
+			if (fatal_signal_pending(current)) {
+				rc = -EINTR;
+				goto out_put;
+			}
+			cond_resched();
+			/* A plain reference is enough to compare addresses */
+			rc = get_user_pages_fast(uaddr & PAGE_MASK, 1, 0,
+						 &page);
+			if (rc != 1) {
+				page = NULL;
+				rc = rc < 0 ? rc : -EFAULT;
+				goto out_put;
+			}
+		}
+
+		rcu_read_lock();
+		map = xa_load(&mock->maps,
+			      (unsigned long)(iova + off) / MOCK_IO_PAGE_SIZE);
+		if (map) {
+			phys = map->paddr + (iova + off - map->iova);
+			max_size = max(max_size, map->size);
+		}
+		rcu_read_unlock();
+		if (!map ||
+		    phys != page_to_phys(page) + offset_in_page(uaddr)) {
+			rc = -EINVAL;
+			goto out_put;
+		}
+	}
+
+	cmd->check_map.out_max_map_size = max_size;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_put:
+	if (page)
+		put_page(page);
+	iommufd_put_object(ucmd->ictx, obj);
+	return rc;
+}
+
+/* FOLL_PIN adds GUP_PIN_COUNTING_BIAS to the refcount of a small page */
+static int mock_check_page_pins(struct page *page, unsigned int refs)
+{
+	unsigned int count;
+
+	/*
+	 * The zero page is shared by everyone, its count means nothing.
+	 * (Nor does the huge zero page's, which cannot be recognized here.)
+	 */
+	if (is_zero_pfn(page_to_pfn(page)))
+		return 0;
+	/* Minus the plain reference get_user_pages_fast() took for us */
+	count = page_ref_count(page) - 1;
+	return count / GUP_PIN_COUNTING_BIAS == refs ? 0 : -EINVAL;
+}
+
+/*
+ * FOLL_PIN counts the pins of all pages of a large folio together, in its
+ * _pincount; @nr_pages of them were in the range.  Exact when the whole
+ * folio was, else the other pages may hold pins of their own.
+ */
+static int mock_check_folio_pins(struct folio *folio, unsigned long nr_pages,
+				 unsigned int refs)
+{
+	u64 pins = (unsigned int)atomic_read(folio_pincount_ptr(folio));
+	u64 expected = (u64)refs * nr_pages;
+
+	if (nr_pages == folio_nr_pages(folio))
+		return pins == expected ? 0 : -EINVAL;
+	return pins >= expected ? 0 : -EINVAL;
+}
+
+static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd,
+				      struct iommu_test_cmd *cmd)
+{
+	unsigned int refs = cmd->check_refs.refs;
+	struct folio *run_folio = NULL;
+	unsigned long run_pages = 0;
+	unsigned long start, last, addr;
+	struct folio *folio;
+	struct page *page;
+	int rc;
+
+	if (cmd->check_refs.__reserved)
+		return -EOPNOTSUPP;
+	rc = iommufd_test_user_range(cmd->check_refs.uptr,
+				     cmd->check_refs.length, &start, &last);
+	if (rc)
+		return rc;
+
+	/*
+	 * Consecutive pages of one large folio form a run, checked together
+	 * when it ends; the first page's reference keeps the folio meanwhile.
+	 */
+	for (addr = start & PAGE_MASK;; addr += PAGE_SIZE) {
+		if (fatal_signal_pending(current)) {
+			rc = -EINTR;
+			break;
+		}
+		cond_resched();
+		rc = get_user_pages_fast(addr, 1, 0, &page);
+		if (rc != 1) {
+			rc = rc < 0 ? rc : -EFAULT;
+			break;
+		}
+		rc = 0;
+		folio = page_folio(page);
+
+		if (run_folio && folio != run_folio) {
+			rc = mock_check_folio_pins(run_folio, run_pages, refs);
+			folio_put(run_folio);
+			run_folio = NULL;
+			if (rc) {
+				put_page(page);
+				break;
+			}
+		}
+
+		if (folio == run_folio) {
+			run_pages++;
+			put_page(page);
+		} else if (folio_test_large(folio)) {
+			run_folio = folio;
+			run_pages = 1;
+		} else {
+			rc = mock_check_page_pins(page, refs);
+			put_page(page);
+			if (rc)
+				break;
+		}
+
+		if (addr == (last & PAGE_MASK))
+			break;
+	}
+
+	if (run_folio) {
+		if (!rc)
+			rc = mock_check_folio_pins(run_folio, run_pages, refs);
+		folio_put(run_folio);
+	}
+	return rc;
+}
+
+static int iommufd_test_memory_limit_set(struct iommu_test_cmd *cmd)
+{
+	if (cmd->memory_limit.__reserved)
+		return -EOPNOTSUPP;
+	WRITE_ONCE(iommufd_test_memory_limit,
+		   cmd->memory_limit.limit ?:
+			   IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT);
+	return 0;
+}
+
+/**
+ * iommufd_test() - ioctl(IOMMU_TEST_CMD)
+ * @ucmd: the command; ucmd->cmd is a struct iommu_test_cmd
+ *
+ * Return: 0 or a negative errno, see iommufd_test.h; -EOPNOTSUPP for an
+ * unknown operation or a reserved field that is not 0.
+ */
+int iommufd_test(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->cmd;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+
+	switch (cmd->op) {
+	case IOMMU_TEST_OP_ADD_RESERVED:
+		return iommufd_test_add_reserved(ucmd, cmd);
+	case IOMMU_TEST_OP_MOCK_DOMAIN:
+		return iommufd_test_mock_domain(ucmd, cmd);
+	case IOMMU_TEST_OP_MD_CHECK_MAP:
+		return iommufd_test_md_check_map(ucmd, cmd);
+	case IOMMU_TEST_OP_MD_CHECK_REFS:
+		return iommufd_test_md_check_refs(ucmd, cmd);
+	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
+		return iommufd_test_memory_limit_set(cmd);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/**
+ * iommufd_test_init() - Set up the mock IOMMU driver and fault injection
+ *
+ * Return: 0 or a negative errno; nothing is left registered on failure.
+ */
+int __init iommufd_test_init(void)
+{
+	int rc;
+
+	/* Optional: fail-nth works without it */
+	fail_iommufd_dentry =
+		fault_create_debugfs_attr("fail_iommufd", NULL, &fail_iommufd);
+
+	mock_root = root_device_register("iommufd_selftest");
+	if (IS_ERR(mock_root)) {
+		rc = PTR_ERR(mock_root);
+		goto err_dbgfs;
+	}
+
+	rc = bus_register(&iommufd_mock_bus_type);
+	if (rc)
+		goto err_root;
+
+	/* The sysfs device iommu_device_link() links mock devices to */
+	rc = iommu_device_sysfs_add(&mock_iommu, mock_root, NULL,
+				    "iommufd_mock_iommu");
+	if (rc)
+		goto err_bus;
+	mock_iommu.ops = &mock_ops;
+	return 0;
+
+err_bus:
+	bus_unregister(&iommufd_mock_bus_type);
+err_root:
+	root_device_unregister(mock_root);
+err_dbgfs:
+	debugfs_remove_recursive(fail_iommufd_dentry);
+	return rc;
+}
+
+/**
+ * iommufd_test_exit() - Undo iommufd_test_init()
+ *
+ * No mock device exists any more: they all belong to contexts, which hold
+ * a reference on the module while they are open.
+ */
+void iommufd_test_exit(void)
+{
+	iommu_device_sysfs_remove(&mock_iommu);
+	bus_unregister(&iommufd_mock_bus_type);
+	root_device_unregister(mock_root);
+	debugfs_remove_recursive(fail_iommufd_dentry);
+	/* mock_map_free_rcu() is module code */
+	rcu_barrier();
+}

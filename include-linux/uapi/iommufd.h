@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * iommufd: user-space control of I/O address spaces.
+ *
+ * Layout and numbering are those of the upstream Linux UAPI, so programs
+ * built against newer kernel headers run unchanged on this kernel for every
+ * command it implements.
+ */
+#ifndef _UAPI_IOMMUFD_H
+#define _UAPI_IOMMUFD_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define IOMMUFD_TYPE (';')
+
+/**
+ * DOC: General ioctl format
+ *
+ * Every ioctl takes a pointer to a structure whose first member is
+ * ``__u32 size``, set by user space to the size of the structure it was
+ * compiled with.  The kernel accepts any size from the command's original
+ * size upwards:
+ *
+ *  - a shorter size than the original is refused with EINVAL;
+ *  - a larger size than the kernel knows is accepted only if the extra
+ *    bytes are all zero, otherwise E2BIG;
+ *  - a smaller size than the kernel knows (but not below the original)
+ *    reads the missing tail as zero; output is copied back truncated to
+ *    ``size``.
+ *
+ * Errors every command may return:
+ *
+ *  - ENOTTY: the ioctl number is not implemented;
+ *  - E2BIG: the structure has unknown non-zero trailing bytes;
+ *  - EOPNOTSUPP: a flag, option or reserved field holds a value this kernel
+ *    does not support (reserved fields must be zero);
+ *  - EINVAL: a value is out of its valid range;
+ *  - ENOENT: a named object ID or IOVA does not exist;
+ *  - ENOMEM: out of memory;
+ *  - EOVERFLOW: arithmetic on the given values overflows.
+ */
+enum {
+	IOMMUFD_CMD_BASE = 0x80,
+	IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE,
+	IOMMUFD_CMD_IOAS_ALLOC = 0x81,
+	IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 0x82,
+	IOMMUFD_CMD_IOAS_COPY = 0x83,
+	IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84,
+	IOMMUFD_CMD_IOAS_MAP = 0x85,
+	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
+	IOMMUFD_CMD_OPTION = 0x87,
+};
+
+/**
+ * struct iommu_destroy - ioctl(IOMMU_DESTROY)
+ * @size: sizeof(struct iommu_destroy)
+ * @id: ID of the object to destroy
+ *
+ * Destroy any object the user can name.  Fails with ENOENT if @id names no
+ * object and with EBUSY while another object still depends on it (an IOAS
+ * with a device attached, for example).  Objects created for a kernel
+ * driver, such as devices, cannot be destroyed this way.
+ */
+struct iommu_destroy {
+	__u32 size;
+	__u32 id;
+};
+
+#define IOMMU_DESTROY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)
+
+/**
+ * struct iommu_ioas_alloc - ioctl(IOMMU_IOAS_ALLOC)
+ * @size: sizeof(struct iommu_ioas_alloc)
+ * @flags: Must be 0
+ * @out_ioas_id: ID of the new IOAS
+ *
+ * Create an I/O address space (IOAS): an empty set of IOVA to memory
+ * mappings that devices and IOMMU page tables can later be attached to.
+ */
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+
+#define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
+
+/**
+ * struct iommu_iova_range - an IOVA interval
+ * @start: first IOVA of the interval
+ * @last: last IOVA of the interval (inclusive)
+ */
+struct iommu_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct iommu_ioas_iova_ranges - ioctl(IOMMU_IOAS_IOVA_RANGES)
+ * @size: sizeof(struct iommu_ioas_iova_ranges)
+ * @ioas_id: IOAS to query
+ * @num_iovas: In: number of entries @allowed_iovas has room for.
+ *             Out: number of usable ranges the IOAS has.
+ * @__reserved: Must be 0
+ * @allowed_iovas: Pointer to an array of struct iommu_iova_range
+ * @out_iova_alignment: Granularity that the IOVA, the length and the
+ *                      offset of the memory within its page must respect
+ *                      in IOMMU_IOAS_MAP and IOMMU_IOAS_COPY
+ *
+ * Report the IOVA ranges that can be mapped: everything outside the ranges
+ * reserved by the attached devices and page tables.  The ranges change when
+ * devices attach or detach, so query again after such a change.
+ *
+ * When @num_iovas is smaller than the number of ranges, the header is still
+ * filled in, @num_iovas tells how many entries are needed and the ioctl
+ * fails with EMSGSIZE; the caller can then retry with a larger array.
+ */
+struct iommu_ioas_iova_ranges {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+
+#define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
+
+/**
+ * struct iommu_ioas_allow_iovas - ioctl(IOMMU_IOAS_ALLOW_IOVAS)
+ * @size: sizeof(struct iommu_ioas_allow_iovas)
+ * @ioas_id: IOAS to change
+ * @num_iovas: Number of entries in @allowed_iovas; 0 clears the list
+ * @__reserved: Must be 0
+ * @allowed_iovas: Pointer to an array of struct iommu_iova_range
+ *
+ * Replace the IOAS's list of allowed ranges.  When the list is not empty,
+ * IOVAs chosen by the kernel (IOMMU_IOAS_MAP and IOMMU_IOAS_COPY without
+ * IOMMU_IOAS_MAP_FIXED_IOVA) are taken only from inside these ranges, and
+ * any later attach that would reserve part of them fails.  Fixed IOVA
+ * mappings are not limited by the list.
+ *
+ * Fails with EINVAL if a range has start >= last or two ranges overlap, and
+ * with EADDRINUSE if a range overlaps IOVA that is already reserved.
+ */
+struct iommu_ioas_allow_iovas {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+};
+
+#define IOMMU_IOAS_ALLOW_IOVAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)
+
+/**
+ * enum iommufd_ioas_map_flags - flags of IOMMU_IOAS_MAP and IOMMU_IOAS_COPY
+ * @IOMMU_IOAS_MAP_FIXED_IOVA: Map at the IOVA given by the caller; without
+ *                             it the kernel picks one and returns it
+ * @IOMMU_IOAS_MAP_WRITEABLE: Devices may write the memory
+ * @IOMMU_IOAS_MAP_READABLE: Devices may read the memory
+ *
+ * At least one of READABLE and WRITEABLE is required.
+ */
+enum iommufd_ioas_map_flags {
+	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0,
+	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
+	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+};
+
+/**
+ * struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP)
+ * @size: sizeof(struct iommu_ioas_map)
+ * @flags: Combination of enum iommufd_ioas_map_flags
+ * @ioas_id: IOAS to map into
+ * @__reserved: Must be 0
+ * @user_va: Start of the user memory to map
+ * @length: Number of bytes to map
+ * @iova: In with IOMMU_IOAS_MAP_FIXED_IOVA: the IOVA to map at.
+ *        Out: the IOVA the memory was mapped at.
+ *
+ * Make the user memory [@user_va, @user_va + @length) reachable by DMA at
+ * [@iova, @iova + @length) in the IOAS and in every IOMMU page table
+ * attached to it.  The memory is pinned; it is charged to RLIMIT_MEMLOCK as
+ * set by IOMMU_OPTION_RLIMIT_MODE.  Mappings are always cache coherent.
+ *
+ * @iova, @length and the offset of @user_va within its page must be
+ * multiples of the IOAS's alignment (see IOMMU_IOAS_IOVA_RANGES), and
+ * @length must not be 0 (EINVAL).  A fixed IOVA range that overlaps an
+ * existing mapping fails with EEXIST, one that overlaps reserved IOVA with
+ * EINVAL.  Without a fixed IOVA, ENOSPC means no suitable free range was
+ * found.
+ */
+struct iommu_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
+#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
+ * @size: sizeof(struct iommu_ioas_copy)
+ * @flags: Combination of enum iommufd_ioas_map_flags
+ * @dst_ioas_id: IOAS to map into
+ * @src_ioas_id: IOAS to take the memory from
+ * @length: Number of bytes to copy
+ * @dst_iova: In with IOMMU_IOAS_MAP_FIXED_IOVA: the IOVA to map at in the
+ *            destination.  Out: the IOVA the memory was mapped at.
+ * @src_iova: Start of the range in the source IOAS
+ *
+ * Map the memory already mapped at [@src_iova, @src_iova + @length) in the
+ * source IOAS into the destination IOAS too.  The pages are not pinned or
+ * charged a second time.  The source range must be entirely mapped (ENOENT
+ * otherwise); asking for write access to memory that was mapped read-only
+ * fails with EPERM.  The destination follows the rules of IOMMU_IOAS_MAP.
+ */
+struct iommu_ioas_copy {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+
+#define IOMMU_IOAS_COPY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)
+
+/**
+ * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
+ * @size: sizeof(struct iommu_ioas_unmap)
+ * @ioas_id: IOAS to unmap from
+ * @iova: Start of the range to unmap
+ * @length: In: number of bytes of the range.  Out: number of bytes that
+ *          were unmapped.
+ *
+ * Remove every mapping that lies inside [@iova, @iova + @length).  Only
+ * whole mappings are removed: a range that would cut one, or that holds no
+ * mapping at all, fails with ENOENT.  @iova = 0 with @length = U64_MAX
+ * removes all mappings and succeeds even when there are none.  The call is
+ * not atomic: when it fails, mappings before the failing point may already
+ * be gone.
+ */
+struct iommu_ioas_unmap {
+	__u32 size;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
+#define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
+
+/**
+ * enum iommufd_option - options of IOMMU_OPTION
+ * @IOMMU_OPTION_RLIMIT_MODE: How pinned memory is charged to
+ *                            RLIMIT_MEMLOCK, for the whole iommufd
+ *                            (object_id must be 0): 0 charges the user
+ *                            (default), 1 charges the process like VFIO
+ *                            type1.  Setting it needs CAP_SYS_RESOURCE
+ *                            (EPERM) and an iommufd without objects (EBUSY).
+ * @IOMMU_OPTION_HUGE_PAGES: Per IOAS (object_id is the IOAS ID): 1 (the
+ *                           default) lets the kernel use IOMMU page sizes
+ *                           larger than PAGE_SIZE, 0 maps every page on its
+ *                           own.
+ */
+enum iommufd_option {
+	IOMMU_OPTION_RLIMIT_MODE = 0,
+	IOMMU_OPTION_HUGE_PAGES = 1,
+};
+
+/**
+ * enum iommufd_option_ops - operations of IOMMU_OPTION
+ * @IOMMU_OPTION_OP_SET: Set the option to val64
+ * @IOMMU_OPTION_OP_GET: Return the option's value in val64
+ */
+enum iommufd_option_ops {
+	IOMMU_OPTION_OP_SET = 0,
+	IOMMU_OPTION_OP_GET = 1,
+};
+
+/**
+ * struct iommu_option - ioctl(IOMMU_OPTION)
+ * @size: sizeof(struct iommu_option)
+ * @option_id: One of enum iommufd_option
+ * @op: One of enum iommufd_option_ops
+ * @__reserved: Must be 0
+ * @object_id: Object the option applies to, 0 for iommufd-wide options
+ * @val64: Value to set, or the value read
+ *
+ * Read or change an option of the iommufd or of one of its objects.  An
+ * unknown option or operation fails with EOPNOTSUPP, a bad value with
+ * EINVAL.
+ */
+struct iommu_option {
+	__u32 size;
+	__u32 option_id;
+	__u16 op;
+	__u16 __reserved;
+	__u32 object_id;
+	__aligned_u64 val64;
+};
+
+#define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+#endif

@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for the iommufd selftests.
+ *
+ * The _test_*() functions issue one ioctl and return its result (0, or -1
+ * with errno set) so that a test can check either outcome.  The test_*()
+ * macros wrap them for the common case: they use self->fd and ASSERT that
+ * the call succeeds.  test_err(errno, call) asserts a failure with errno.
+ * Include ../kselftest_harness.h first to use the macros.
+ */
+#ifndef __SELFTEST_IOMMUFD_UTILS_H
+#define __SELFTEST_IOMMUFD_UTILS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 4096UL
+#endif
+#define HUGEPAGE_SIZE (2UL << 20)
+
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+#define IOMMU_IOAS_MAP_RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+/* The (0, U64_MAX) pair of IOMMU_IOAS_UNMAP removes every mapping */
+#define UNMAP_ALL_IOVA 0
+#define UNMAP_ALL_LENGTH UINT64_MAX
+
+/* Assert that @call fails with @err */
+#define test_err(err, call)                                                   \
+	do {                                                                  \
+		ASSERT_EQ(-1, call);                                          \
+		ASSERT_EQ(err, errno);                                        \
+	} while (0)
+
+/*
+ * SKIP() in a FIXTURE_SETUP() of the 6.1 harness still runs the test body:
+ * report the skip and end the test process here instead.
+ */
+#define SKIP_TEST(fmt, ...)                                                   \
+	SKIP(do { fflush(NULL); _exit(255); } while (0), fmt, ##__VA_ARGS__)
+
+static inline int iommufd_open(void)
+{
+	return open("/dev/iommu", O_RDWR | O_CLOEXEC);
+}
+
+/* False when the kernel lacks IOMMU_TEST_CMD (CONFIG_IOMMUFD_TEST=n) */
+static inline bool iommufd_test_supported(int fd)
+{
+	/* Any answer but ENOTTY will do: nothing to check, nothing changes */
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd) == 0 || errno != ENOTTY;
+}
+
+/*
+ * Issue @nr with a copy of @cmd whose size field says @user_size.  The
+ * bytes from @kernel_size to @user_size are zero, except the last one which
+ * is @tail.  The first @kernel_size bytes are copied back to @cmd.
+ */
+static inline int ioctl_sized(int fd, unsigned long nr, void *cmd,
+			      size_t kernel_size, size_t user_size,
+			      unsigned char tail)
+{
+	size_t len = kernel_size > user_size ? kernel_size : user_size;
+	unsigned char *buf;
+	__u32 size = user_size;
+	int saved_errno;
+	int rc;
+
+	buf = calloc(1, len);
+	if (!buf)
+		return -1;
+	memcpy(buf, cmd, kernel_size);
+	memcpy(buf, &size, sizeof(size));
+	if (user_size > kernel_size)
+		buf[user_size - 1] = tail;
+	rc = ioctl(fd, nr, buf);
+	saved_errno = errno;
+	memcpy(cmd, buf, kernel_size);
+	free(buf);
+	errno = saved_errno;
+	return rc;
+}
+
+static inline int _test_ioctl_destroy(int fd, __u32 id)
+{
+	struct iommu_destroy cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+	};
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd);
+}
+
+#define test_ioctl_destroy(id) ASSERT_EQ(0, _test_ioctl_destroy(self->fd, id))
+
+static inline int _test_ioctl_ioas_alloc(int fd, __u32 *id)
+{
+	struct iommu_ioas_alloc cmd = {
+		.size = sizeof(cmd),
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
+	if (!rc)
+		*id = cmd.out_ioas_id;
+	return rc;
+}
+
+#define test_ioctl_ioas_alloc(idp)                                             \
+	do {                                                                  \
+		__u32 *__idp = (idp);                                         \
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(self->fd, __idp));        \
+		ASSERT_NE(0, *__idp);                                         \
+	} while (0)
+
+/*
+ * Map [@buf, @buf + @length).  With IOMMU_IOAS_MAP_FIXED_IOVA in @flags
+ * *@iova is the IOVA to map at; *@iova returns the IOVA used.
+ */
+static inline int _test_ioctl_ioas_map(int fd, __u32 ioas_id, void *buf,
+				       __u64 length, __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = length,
+	};
+	int rc;
+
+	if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		cmd.iova = *iova;
+	rc = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+	if (!rc)
+		*iova = cmd.iova;
+	return rc;
+}
+
+/* Map read/write at the fixed IOVA @iova */
+#define test_ioctl_ioas_map_fixed(ioas_id, buf, length, iova)                 \
+	do {                                                                  \
+		__u64 __want = (iova), __iova = __want;                       \
+		ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id, buf,     \
+						  length, &__iova,            \
+						  IOMMU_IOAS_MAP_FIXED_IOVA | \
+						  IOMMU_IOAS_MAP_RW));        \
+		ASSERT_EQ(__want, __iova);                                    \
+	} while (0)
+
+/* Map read/write at an IOVA chosen by the kernel, returned in *@iovap */
+#define test_ioctl_ioas_map(ioas_id, buf, length, iovap)                      \
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id, buf, length,     \
+					  iovap, IOMMU_IOAS_MAP_RW))
+
+static inline int _test_ioctl_ioas_unmap(int fd, __u32 ioas_id, __u64 iova,
+					 __u64 length, __u64 *out_len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+	if (out_len)
+		*out_len = rc ? 0 : cmd.length;
+	return rc;
+}
+
+/* Unmap [iova, iova + length) and check that exactly @length went away */
+#define test_ioctl_ioas_unmap(ioas_id, iova, length)                          \
+	do {                                                                  \
+		__u64 __length = (length), __len;                             \
+		ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, ioas_id, iova,  \
+						    __length, &__len));       \
+		ASSERT_EQ(__length, __len);                                   \
+	} while (0)
+
+static inline int _test_ioctl_ioas_copy(int fd, __u32 dst_ioas_id,
+					__u32 src_ioas_id, __u64 src_iova,
+					__u64 length, __u64 *dst_iova,
+					__u32 flags)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst_ioas_id,
+		.src_ioas_id = src_ioas_id,
+		.length = length,
+		.src_iova = src_iova,
+	};
+	int rc;
+
+	if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		cmd.dst_iova = *dst_iova;
+	rc = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+	if (!rc)
+		*dst_iova = cmd.dst_iova;
+	return rc;
+}
+
+/*
+ * Read the usable ranges of @ioas_id.  *@num is the capacity of @ranges on
+ * input and the number of ranges on output (also on EMSGSIZE).
+ */
+static inline int _test_ioctl_iova_ranges(int fd, __u32 ioas_id,
+					  struct iommu_iova_range *ranges,
+					  __u32 *num, __u64 *alignment)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = *num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	if (!rc || errno == EMSGSIZE) {
+		*num = cmd.num_iovas;
+		if (alignment)
+			*alignment = cmd.out_iova_alignment;
+	}
+	return rc;
+}
+
+/* Return the IOVA alignment of @ioas_id, 0 on error */
+static inline __u64 ioas_alignment(int fd, __u32 ioas_id)
+{
+	struct iommu_iova_range ranges[16];
+	__u32 num = 16;
+	__u64 alignment;
+
+	if (_test_ioctl_iova_ranges(fd, ioas_id, ranges, &num, &alignment))
+		return 0;
+	return alignment;
+}
+
+static inline int _test_ioctl_allow_iovas(int fd, __u32 ioas_id,
+					  const struct iommu_iova_range *ranges,
+					  __u32 num)
+{
+	struct iommu_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+
+	return ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd);
+}
+
+/* IOMMU_OPTION: *@val is the value to set or the value read */
+static inline int _test_ioctl_option(int fd, __u32 option_id, __u16 op,
+				     __u32 object_id, __u64 *val)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = op,
+		.object_id = object_id,
+		.val64 = op == IOMMU_OPTION_OP_SET ? *val : 0,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_OPTION, &cmd);
+	if (!rc && op == IOMMU_OPTION_OP_GET)
+		*val = cmd.val64;
+	return rc;
+}
+
+static inline int _test_ioctl_set_option(int fd, __u32 option_id,
+					 __u32 object_id, __u64 val)
+{
+	return _test_ioctl_option(fd, option_id, IOMMU_OPTION_OP_SET,
+				  object_id, &val);
+}
+
+#define test_ioctl_set_option(option_id, object_id, val)                      \
+	ASSERT_EQ(0, _test_ioctl_set_option(self->fd, option_id, object_id,   \
+					    val))
+
+/* Assert that option @option_id of @object_id reads @val */
+#define test_ioctl_check_option(option_id, object_id, val)                    \
+	do {                                                                  \
+		__u64 __val = ~0ULL;                                          \
+		ASSERT_EQ(0, _test_ioctl_option(self->fd, option_id,          \
+						IOMMU_OPTION_OP_GET,          \
+						object_id, &__val));          \
+		ASSERT_EQ((__u64)(val), __val);                               \
+	} while (0)
+
+/*
+ * Create a mock device, bind it and attach it to @ioas_id.  Any of the
+ * output pointers may be NULL.
+ */
+static inline int _test_cmd_mock_domain(int fd, __u32 ioas_id, __u32 *stdev_id,
+					__u32 *hwpt_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = ioas_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain.out_idev_id;
+	return 0;
+}
+
+#define test_cmd_mock_domain(ioas_id, stdev_id, hwpt_id, idev_id)             \
+	ASSERT_EQ(0, _test_cmd_mock_domain(self->fd, ioas_id, stdev_id,       \
+					   hwpt_id, idev_id))
+
+static inline int _test_cmd_add_reserved(int fd, __u32 ioas_id, __u64 start,
+					 __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ADD_RESERVED,
+		.id = ioas_id,
+		.add_reserved = { .start = start, .length = length },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_add_reserved(ioas_id, start, length)                         \
+	ASSERT_EQ(0, _test_cmd_add_reserved(self->fd, ioas_id, start, length))
+
+/*
+ * Check that HW_PAGETABLE @hwpt_id maps [iova, iova + length) to @uptr;
+ * *@max_map returns the largest single map operation seen (may be NULL).
+ */
+static inline int _test_cmd_check_map(int fd, __u32 hwpt_id, __u64 iova,
+				      void *uptr, __u64 length, __u64 *max_map)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (!rc && max_map)
+		*max_map = cmd.check_map.out_max_map_size;
+	return rc;
+}
+
+#define test_cmd_check_map(hwpt_id, iova, uptr, length)                       \
+	ASSERT_EQ(0, _test_cmd_check_map(self->fd, hwpt_id, iova, uptr,       \
+					 length, NULL))
+
+/* Check that every page of [uptr, uptr + length) has @refs pins */
+static inline int _test_cmd_check_refs(int fd, void *uptr, __u64 length,
+				       __u32 refs)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = {
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.refs = refs,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_check_refs(uptr, length, refs)                               \
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, uptr, length, refs))
+
+static inline int _test_cmd_set_temp_memory_limit(int fd, __u32 limit)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+		.memory_limit = { .limit = limit },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* Read "@key: N kB" from /proc/self/status, in kB; -1 if absent */
+static inline long proc_status_kb(const char *key)
+{
+	size_t key_len = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, key_len) && line[key_len] == ':') {
+			val = strtol(line + key_len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* mm->locked_vm and mm->pinned_vm of this process, in kB */
+#define vm_locked_kb() proc_status_kb("VmLck")
+#define vm_pinned_kb() proc_status_kb("VmPin")
+
+/* AnonHugePages of the VMA holding @addr, in kB; -1 if not found */
+static inline long vma_anon_huge_kb(void *addr)
+{
+	unsigned long start, end, target = (uintptr_t)addr;
+	bool in_vma = false;
+	char line[512];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in_vma = target >= start && target < end;
+			continue;
+		}
+		if (in_vma && !strncmp(line, "AnonHugePages:", 14)) {
+			val = strtol(line + 14, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/*
+ * Allocate @size bytes of anonymous memory aligned to HUGEPAGE_SIZE, ask
+ * for transparent huge pages (or forbid them) and fault every page in.
+ * *@base returns the start of the mapping to munmap() with @size +
+ * HUGEPAGE_SIZE.
+ */
+static inline void *alloc_aligned_buffer(size_t size, bool huge, void **base)
+{
+	char *addr;
+	void *map;
+	size_t i;
+
+	map = mmap(NULL, size + HUGEPAGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	addr = (char *)(((uintptr_t)map + HUGEPAGE_SIZE - 1) &
+			~(HUGEPAGE_SIZE - 1));
+	madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	for (i = 0; i < size; i += PAGE_SIZE)
+		addr[i] = 1;
+	*base = map;
+	return addr;
+}
+
+/* Remove @cap from the effective, permitted and inheritable sets */
+static inline int drop_capability(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[cap / 32].effective &= ~(1U << (cap % 32));
+	data[cap / 32].permitted &= ~(1U << (cap % 32));
+	data[cap / 32].inheritable &= ~(1U << (cap % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+#endif
