@@ -614,6 +614,8 @@ check_dirs() {
 	shift
 	for f in "$@"; do
 		case $f in
+		include/linux/iommufd.h | include/uapi/linux/iommufd.h)
+			printf '%s\n' drivers/iommu/iommufd/ ;;
 		include/* | */include/*) printf '%s\n' drivers/iommu/ drivers/vfio/ ;;
 		*.c | *.h | */Makefile | */Kconfig)
 			d=$(dirname "$f")
@@ -624,7 +626,9 @@ check_dirs() {
 			esac
 			;;
 		esac
-	done | LC_ALL=C sort -u
+	done | LC_ALL=C sort -u |
+		# make descends: drop directories below one already listed
+		awk '{ for (i = 1; i <= n; i++) if (index($0, d[i]) == 1) next; d[++n] = $0; print }'
 }
 
 checkpatch_ignore() {
@@ -764,8 +768,16 @@ gate_static() {
 	local ign cs p name out
 	ign=$(checkpatch_ignore)
 	cs=$(codespell_file)
+	local key
 	for p in $(series_patches); do
 		name=$(basename "$p")
+		# a patch that passed before with the same checker and ignore list
+		key=$CACHE/checkpatch-ok-$( (cat "$p" "$CP_IGNORE" "$src/scripts/checkpatch.pl") | sha1sum | cut -c1-16)
+		if [ -f "$key" ]; then
+			record "checkpatch: $name" PASS
+			say "  ok   $name (checked before: same patch)"
+			continue
+		fi
 		out=$(cd "$src" && perl scripts/checkpatch.pl --strict --show-types --no-summary \
 			${cs:+--codespell --codespellfile "$cs"} ${ign:+--ignore "$ign"} "$p" 2>&1) || true
 		if printf '%s' "$out" | grep -qE '^(ERROR|WARNING|CHECK):'; then
@@ -773,6 +785,7 @@ gate_static() {
 			say "FAIL checkpatch: $name"
 			printf '%s\n' "$out" | sed 's/^/    /' | head -n 40
 		else
+			touch "$key"
 			record "checkpatch: $name" PASS
 			say "  ok   $name"
 		fi
