@@ -10,6 +10,8 @@
  * upstream's selftests.
  */
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <sys/resource.h>
 
 #include "../kselftest_harness.h"
@@ -379,6 +381,73 @@ TEST_F(iommufd, option_huge_pages)
 }
 
 /* Everything alive at close is torn down and unpinned */
+struct destroy_race {
+	int fd;
+	void *buffer;
+	bool stop;	/* __atomic accesses: written by the other thread */
+	unsigned int maps;
+	int bad_errno;
+};
+
+/* Map and unmap a page of IOAS 1 while the other thread destroys it */
+static void *destroy_race_mapper(void *arg)
+{
+	struct destroy_race *dr = arg;
+	__u64 iova;
+
+	while (!__atomic_load_n(&dr->stop, __ATOMIC_RELAXED)) {
+		if (_test_ioctl_ioas_map(dr->fd, 1, dr->buffer, PAGE_SIZE,
+					 &iova, IOMMU_IOAS_MAP_RW)) {
+			if (errno != ENOENT)
+				dr->bad_errno = errno;
+			continue;
+		}
+		dr->maps++;
+		/* ENOENT: destroyed, possibly replaced by a new IOAS 1 */
+		if (_test_ioctl_ioas_unmap(dr->fd, 1, iova, PAGE_SIZE, NULL) &&
+		    errno != ENOENT)
+			dr->bad_errno = errno;
+	}
+	return NULL;
+}
+
+/*
+ * IOMMU_DESTROY of an IOAS racing with MAP and UNMAP of it in another
+ * thread: every call works or fails cleanly (ENOENT once the IOAS is gone,
+ * EBUSY for the destroy while a call is using the IOAS), and nothing stays
+ * pinned.  A use-after-free or a locking problem shows up in the guest log
+ * (KASAN, lockdep), which the harness checks.
+ */
+TEST_F(iommufd, destroy_race)
+{
+	struct destroy_race dr = { .fd = self->fd, .buffer = self->buffer };
+	unsigned int destroyed = 0, busy = 0;
+	pthread_t thread;
+	time_t end;
+	__u32 id;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, destroy_race_mapper, &dr));
+	end = time(NULL) + 3;
+	while (time(NULL) < end) {
+		/* The lowest free ID: IOAS 1 again and again */
+		test_ioctl_ioas_alloc(&id);
+		ASSERT_EQ(1, id);
+		while (_test_ioctl_destroy(self->fd, id)) {
+			ASSERT_EQ(EBUSY, errno);
+			busy++;
+		}
+		destroyed++;
+	}
+	__atomic_store_n(&dr.stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, dr.bad_errno);
+	TH_LOG("%u IOAS destroyed (%u EBUSY), %u maps in between", destroyed,
+	       busy, dr.maps);
+	ASSERT_LT(0, destroyed);
+	if (iommufd_test_supported(self->fd))
+		test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
+}
+
 TEST_F(iommufd, close_all_alive)
 {
 	__u32 ioas_id, ioas2_id, hwpt_id, hwpt2_id;
