@@ -316,6 +316,23 @@ static int iommufd_check_range(u64 start, u64 length)
 	return 0;
 }
 
+/*
+ * The destination IOVA of IOMMU_IOAS_MAP and IOMMU_IOAS_COPY: a fixed range
+ * must fit in an unsigned long; an IOVA the kernel chooses (IOPT_ALLOC_IOVA
+ * is added to @iopt_flags) is ignored, but like every 64-bit IOVA it must
+ * be below ULONG_MAX.
+ */
+static int iommufd_check_dst_iova(u32 map_flags, u64 iova, u64 length,
+				  unsigned int *iopt_flags)
+{
+	if (iova >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (map_flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		return iommufd_check_range(iova, length);
+	*iopt_flags |= IOPT_ALLOC_IOVA;
+	return 0;
+}
+
 /**
  * iommufd_ioas_map() - IOMMU_IOAS_MAP
  * @ucmd: the command, a struct iommu_ioas_map
@@ -344,15 +361,9 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 	prot = iommufd_map_flags_to_prot(cmd->flags, cmd->length);
 	if (prot < 0)
 		return prot;
-	if (cmd->iova >= ULONG_MAX)
-		return -EOVERFLOW;
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
-		rc = iommufd_check_range(cmd->iova, cmd->length);
-		if (rc)
-			return rc;
-	} else {
-		flags |= IOPT_ALLOC_IOVA;
-	}
+	rc = iommufd_check_dst_iova(cmd->flags, cmd->iova, cmd->length, &flags);
+	if (rc)
+		return rc;
 	/* u64_to_user_ptr() would silently truncate on 32-bit kernels */
 	rc = iommufd_check_range(cmd->user_va, cmd->length);
 	if (rc)
@@ -410,15 +421,10 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 	prot = iommufd_map_flags_to_prot(cmd->flags, cmd->length);
 	if (prot < 0)
 		return prot;
-	if (cmd->dst_iova >= ULONG_MAX)
-		return -EOVERFLOW;
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA) {
-		rc = iommufd_check_range(cmd->dst_iova, cmd->length);
-		if (rc)
-			return rc;
-	} else {
-		flags |= IOPT_ALLOC_IOVA;
-	}
+	rc = iommufd_check_dst_iova(cmd->flags, cmd->dst_iova, cmd->length,
+				    &flags);
+	if (rc)
+		return rc;
 	rc = iommufd_check_range(cmd->src_iova, cmd->length);
 	if (rc)
 		return rc;
