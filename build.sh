@@ -19,7 +19,13 @@ shopt -s nullglob
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 B=$TOP/build
 BASEDIR=$B/base
-WORK=$B/linux
+# A contributor may point these at another work tree and output directory
+# (e.g. a git worktree of build/linux under build/wt/NAME/): kernel, check
+# and demo then build and boot that tree.  The gate never uses them.
+WORK=${LINUX_TREE:-$B/linux}
+KOUT=${KOUT:-$B/out}
+CHECKDIR=${CHECKDIR:-$B/check}
+DEMODIR=${DEMODIR:-$B/demo}
 TDIR=$B/test
 CACHE=$B/cache
 TESTFILES=$TOP/test
@@ -442,9 +448,9 @@ cmd_kernel() {
 	[ -d "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
 	step "building the test kernel from build/linux"
-	build_kernel "$WORK" "$B/out" "$B/out.log" || { tail -n 40 "$B/out.log"; die "kernel build failed (log: build/out.log)"; }
-	[ -f "$B/out/.config.missing" ] && cat "$B/out/.config.missing"
-	say "kernel: build/out/arch/x86/boot/bzImage ($(elapsed "$t0"))"
+	build_kernel "$WORK" "$KOUT" "$KOUT.log" || { tail -n 40 "$KOUT.log"; die "kernel build failed (log: $KOUT.log)"; }
+	[ -f "$KOUT/.config.missing" ] && cat "$KOUT/.config.missing"
+	say "kernel: $KOUT/arch/x86/boot/bzImage ($(elapsed "$t0"))"
 }
 
 # ---------------------------------------------------------------------------
@@ -556,11 +562,11 @@ qemu_verdict() {
 }
 
 cmd_demo() {
-	local kernel=$B/out/arch/x86/boot/bzImage rdir=$B/demo
+	local kernel=$KOUT/arch/x86/boot/bzImage rdir=$DEMODIR
 	[ -f "$kernel" ] || cmd_kernel
 	mkdir -p "$rdir"
 	step "building kselftests and the initramfs"
-	build_ksft "$WORK" "$B/out" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
 	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"
 	step "booting in QEMU (TCG) for the demonstration"
 	local t0; t0=$(now)
@@ -573,13 +579,13 @@ cmd_demo() {
 
 cmd_check() {
 	cmd_kernel
-	local rdir=$B/check
+	local rdir=$CHECKDIR
 	mkdir -p "$rdir"
-	build_ksft "$WORK" "$B/out" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
 	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"
 	step "QEMU: kselftests + KUnit"
 	local t0; t0=$(now)
-	run_qemu "$B/out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
+	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
 	local ok=0
 	qemu_verdict "$rdir" || ok=1
 	$PY "$TESTFILES/results.py" "$rdir" || ok=1
