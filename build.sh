@@ -247,6 +247,7 @@ work_dirty() {
 
 cmd_tree() {
 	cmd_base
+	[ -z "${LINUX_TREE:-}" ] || die "tree only (re)builds build/linux: unset LINUX_TREE"
 	if [ -d "$WORK/.git" ]; then
 		local st
 		st=$(status_report) || true
@@ -445,7 +446,7 @@ build_kernel() {
 }
 
 cmd_kernel() {
-	[ -d "$WORK/.git" ] || cmd_tree
+	[ -e "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
 	step "building the test kernel from build/linux"
 	build_kernel "$WORK" "$KOUT" "$KOUT.log" || { tail -n 40 "$KOUT.log"; die "kernel build failed (log: $KOUT.log)"; }
