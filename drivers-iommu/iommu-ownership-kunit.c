@@ -12,7 +12,11 @@
  * and the mock devices are added to the IOMMU core with
  * iommu_probe_device(), exactly as the bus notifier does for real buses.
  * The mock driver records which domain each device is attached to, and
- * can be told to refuse an attach.
+ * can be told to refuse an attach.  It behaves like 6.1's real drivers
+ * (intel, arm-smmu-v3): a refused attach has already taken the device off
+ * its old domain (translation blocked), unless the refusal comes from an
+ * early check; re-attaching the old domain is an attach like any other
+ * and can be refused too.
  *
  * Two device drivers on the mock bus exercise the real probe path: one
  * does kernel DMA (dma_configure() calls iommu_device_use_default_domain())
@@ -22,13 +26,19 @@
 #include <kunit/test.h>
 
 #define MOCK_NR_DEVS	3
+#define MOCK_NR_EXTRA	3
 
 struct mock_dev {
 	struct device dev;
 	struct iommu_group *group;	/* what device_group() returns */
-	struct iommu_domain *attached;	/* the domain the mock attached */
+	struct iommu_domain *attached;	/* NULL: translation blocked */
 	unsigned int nr_blocked;	/* attaches of a blocking domain */
-	int fail_attach;		/* refuse a new domain with this */
+	unsigned int nr_bad_detach;	/* detaches of a domain it is not on */
+	/* Refuse attaching refuse[0] or refuse[1] with fail_attach */
+	int fail_attach;
+	struct iommu_domain *refuse[2];
+	bool refuse_early;		/* before leaving the old domain */
+	int refuse_left;		/* so many times; -1: always */
 };
 
 static struct mock_dev *to_mock_dev(struct device *dev)
@@ -40,10 +50,15 @@ static struct mock_dev *to_mock_dev(struct device *dev)
 
 static struct iommu_device mock_iommu;
 
+/* Legacy driver without default domains, for the groups probed while set */
+static bool mock_no_default_domain;
+
 static struct iommu_domain *mock_domain_alloc(unsigned int type)
 {
 	if (type != IOMMU_DOMAIN_IDENTITY && type != IOMMU_DOMAIN_BLOCKED &&
 	    type != IOMMU_DOMAIN_UNMANAGED)
+		return NULL;
+	if (type == IOMMU_DOMAIN_IDENTITY && mock_no_default_domain)
 		return NULL;
 	return kzalloc(sizeof(struct iommu_domain), GFP_KERNEL);
 }
@@ -57,13 +72,52 @@ static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
 
-	/* Attaching the domain a device is on always works, as on hardware */
-	if (mdev->fail_attach && domain != mdev->attached)
+	/* Attaching the domain a device is on always works */
+	if (domain == mdev->attached)
+		return 0;
+	if (mdev->fail_attach && mdev->refuse_left &&
+	    (domain == mdev->refuse[0] || domain == mdev->refuse[1])) {
+		if (mdev->refuse_left > 0)
+			mdev->refuse_left--;
+		/*
+		 * 6.1's intel and arm-smmu-v3 take the device off its old
+		 * domain before they prepare the new one, and fail there.
+		 */
+		if (!mdev->refuse_early)
+			mdev->attached = NULL;
 		return mdev->fail_attach;
+	}
 	if (domain->type == IOMMU_DOMAIN_BLOCKED)
 		mdev->nr_blocked++;
 	mdev->attached = domain;
 	return 0;
+}
+
+/* 6.1's drivers still have detach_dev, used without default domains */
+static void mock_detach_dev(struct iommu_domain *domain, struct device *dev)
+{
+	struct mock_dev *mdev = to_mock_dev(dev);
+
+	if (mdev->attached != domain) {
+		mdev->nr_bad_detach++;
+		return;
+	}
+	mdev->attached = NULL;
+}
+
+static void mock_refuse(struct mock_dev *mdev, int err, bool early,
+			struct iommu_domain *dom0, struct iommu_domain *dom1)
+{
+	mdev->fail_attach = err;
+	mdev->refuse_early = early;
+	mdev->refuse[0] = dom0;
+	mdev->refuse[1] = dom1;
+	mdev->refuse_left = -1;
+}
+
+static void mock_accept(struct mock_dev *mdev)
+{
+	mock_refuse(mdev, 0, false, NULL, NULL);
 }
 
 static struct iommu_device *mock_probe_device(struct device *dev)
@@ -84,6 +138,7 @@ static int mock_def_domain_type(struct device *dev)
 
 static const struct iommu_domain_ops mock_domain_ops = {
 	.attach_dev = mock_attach_dev,
+	.detach_dev = mock_detach_dev,
 	.free = mock_domain_free,
 };
 
@@ -163,13 +218,18 @@ static struct mock_driver mock_managed_driver = {
 
 static struct device *mock_root;
 
-/* Per-test fixture: one group of MOCK_NR_DEVS devices, two domains */
+/*
+ * Per-test fixture: one group of MOCK_NR_DEVS devices, two domains, and
+ * room for devices added by a test (to the group or to a second group).
+ */
 
 struct mock_ctx {
 	struct iommu_group *group;
 	struct mock_dev *mdev[MOCK_NR_DEVS];
 	struct device *dev[MOCK_NR_DEVS];
 	struct iommu_domain *dom[2];
+	struct iommu_group *group2;
+	struct mock_dev *extra[MOCK_NR_EXTRA];
 };
 
 /* Owner cookies */
@@ -178,6 +238,49 @@ static int owner_a, owner_b;
 static void mock_dev_release(struct device *dev)
 {
 	kfree(to_mock_dev(dev));
+}
+
+/* Add a device of @group to the mock bus; the IOMMU core is not told yet */
+static struct mock_dev *mock_dev_add(struct kunit *test,
+				     struct iommu_group *group, int i)
+{
+	struct mock_dev *mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	int ret;
+
+	if (!mdev)
+		return NULL;
+	mdev->group = group;
+	device_initialize(&mdev->dev);
+	mdev->dev.bus = &mock_bus;
+	mdev->dev.parent = mock_root;
+	mdev->dev.release = mock_dev_release;
+	ret = dev_set_name(&mdev->dev, "mock%d.%d", iommu_group_id(group), i);
+	if (!ret)
+		ret = device_add(&mdev->dev);
+	if (ret) {
+		put_device(&mdev->dev);
+		return NULL;
+	}
+	return mdev;
+}
+
+static void mock_dev_del(struct mock_dev *mdev)
+{
+	device_release_driver(&mdev->dev);
+	iommu_release_device(&mdev->dev);
+	device_unregister(&mdev->dev);
+}
+
+/* Add extra device @i of @group and probe it; returns the probe's result */
+static int mock_extra_add(struct kunit *test, struct iommu_group *group,
+			  int i, int idx)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct mock_dev *mdev = mock_dev_add(test, group, idx);
+
+	KUNIT_ASSERT_NOT_NULL(test, mdev);
+	ctx->extra[i] = mdev;
+	return iommu_probe_device(&mdev->dev);
 }
 
 static int mock_test_init(struct kunit *test)
@@ -193,22 +296,9 @@ static int mock_test_init(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->group);
 
 	for (i = 0; i < MOCK_NR_DEVS; i++) {
-		struct mock_dev *mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+		struct mock_dev *mdev = mock_dev_add(test, ctx->group, i);
 
-		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, mdev);
-		mdev->group = ctx->group;
-		device_initialize(&mdev->dev);
-		mdev->dev.bus = &mock_bus;
-		mdev->dev.parent = mock_root;
-		mdev->dev.release = mock_dev_release;
-		ret = dev_set_name(&mdev->dev, "mock%d.%d",
-				   iommu_group_id(ctx->group), i);
-		if (!ret)
-			ret = device_add(&mdev->dev);
-		if (ret) {
-			put_device(&mdev->dev);
-			KUNIT_ASSERT_EQ(test, ret, 0);
-		}
+		KUNIT_ASSERT_NOT_NULL(test, mdev);
 		ctx->mdev[i] = mdev;
 		ctx->dev[i] = &mdev->dev;
 
@@ -228,16 +318,18 @@ static void mock_test_exit(struct kunit *test)
 	struct mock_ctx *ctx = test->priv;
 	int i;
 
+	mock_no_default_domain = false;
 	if (!ctx)
 		return;
 
-	for (i = MOCK_NR_DEVS - 1; i >= 0; i--) {
-		if (!ctx->dev[i])
-			continue;
-		device_release_driver(ctx->dev[i]);
-		iommu_release_device(ctx->dev[i]);
-		device_unregister(ctx->dev[i]);
-	}
+	for (i = MOCK_NR_EXTRA - 1; i >= 0; i--)
+		if (ctx->extra[i])
+			mock_dev_del(ctx->extra[i]);
+	for (i = MOCK_NR_DEVS - 1; i >= 0; i--)
+		if (ctx->mdev[i])
+			mock_dev_del(ctx->mdev[i]);
+	if (ctx->group2)
+		iommu_group_put(ctx->group2);
 	if (ctx->group)
 		iommu_group_put(ctx->group);
 	for (i = 0; i < ARRAY_SIZE(ctx->dom); i++)
@@ -266,13 +358,21 @@ static void expect_owner(struct kunit *test, struct mock_ctx *ctx,
 	mutex_lock(&group->mutex);
 	KUNIT_EXPECT_EQ(test, group->owner_kind, kind);
 	KUNIT_EXPECT_EQ(test, group->owner_cnt, cnt);
-	KUNIT_EXPECT_LE(test, group->owner_cnt, (unsigned int)MOCK_NR_DEVS);
-	if (kind == IOMMU_OWNER_NONE || kind == IOMMU_OWNER_KERNEL ||
-	    kind == IOMMU_OWNER_SHARED)
+	if (kind == IOMMU_OWNER_NONE || kind == IOMMU_OWNER_KERNEL)
 		KUNIT_EXPECT_NULL(test, group->owner);
 	else
 		KUNIT_EXPECT_NOT_NULL(test, group->owner);
+	if (kind != IOMMU_OWNER_DEVICE)
+		KUNIT_EXPECT_EQ(test, group->shared_cnt, 0U);
 	mutex_unlock(&group->mutex);
+}
+
+static void expect_shared(struct kunit *test, struct mock_ctx *ctx,
+			  unsigned int cnt)
+{
+	mutex_lock(&ctx->group->mutex);
+	KUNIT_EXPECT_EQ(test, ctx->group->shared_cnt, cnt);
+	mutex_unlock(&ctx->group->mutex);
 }
 
 /* Check that the group and, per the mock driver, every device use @domain */
@@ -285,8 +385,10 @@ static void expect_attached(struct kunit *test, struct mock_ctx *ctx,
 	mutex_lock(&ctx->group->mutex);
 	KUNIT_EXPECT_PTR_EQ(test, ctx->group->domain, domain);
 	mutex_unlock(&ctx->group->mutex);
-	for (i = 0; i < MOCK_NR_DEVS; i++)
+	for (i = 0; i < MOCK_NR_DEVS; i++) {
 		KUNIT_EXPECT_PTR_EQ(test, ctx->mdev[i]->attached, domain);
+		KUNIT_EXPECT_EQ(test, ctx->mdev[i]->nr_bad_detach, 0U);
+	}
 }
 
 static void expect_default(struct kunit *test, struct mock_ctx *ctx)
@@ -297,6 +399,40 @@ static void expect_default(struct kunit *test, struct mock_ctx *ctx)
 static void expect_blocked(struct kunit *test, struct mock_ctx *ctx)
 {
 	expect_attached(test, ctx, ctx->group->blocking_domain);
+}
+
+/* Allocate the group's blocking domain, which the first claim does */
+static struct iommu_domain *get_blocking(struct kunit *test,
+					 struct mock_ctx *ctx)
+{
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	iommu_group_release_dma_owner(ctx->group);
+	KUNIT_EXPECT_NOT_NULL(test, ctx->group->blocking_domain);
+	return ctx->group->blocking_domain;
+}
+
+/* Expect the conflict report for a request of device @asker (-1: group) */
+static __printf(7, 8) void expect_report(struct kunit *test, struct mock_ctx *ctx,
+			  int asker, enum iommu_dma_request req,
+			  struct device *refused, int err, const char *fmt, ...)
+{
+	char *buf = kunit_kzalloc(test, 256, GFP_KERNEL);
+	char *want;
+	va_list ap;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	va_start(ap, fmt);
+	want = kvasprintf(GFP_KERNEL, fmt, ap);
+	va_end(ap);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+
+	mutex_lock(&ctx->group->mutex);
+	__iommu_dma_conflict_str(ctx->group, asker < 0 ? NULL : ctx->dev[asker],
+				 req, refused, err, buf, 256);
+	mutex_unlock(&ctx->group->mutex);
+	KUNIT_EXPECT_STREQ(test, buf, want);
+	kfree(want);
 }
 
 static void expect_dma_owner(struct kunit *test, struct mock_ctx *ctx,
@@ -346,6 +482,13 @@ static void test_kernel_dma(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_kdma_driver), 0);
 	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
 	expect_dma_owner(test, ctx, "kernel 1\n");
+	/* The driver's name is kept for conflict reports */
+	mutex_lock(&ctx->group->mutex);
+	KUNIT_EXPECT_STREQ(test,
+			   __iommu_group_find_device(ctx->group,
+						     ctx->dev[0])->driver_name,
+			   "mock_kdma");
+	mutex_unlock(&ctx->group->mutex);
 	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
 	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 2);
 	expect_dma_owner(test, ctx, "kernel 2\n");
@@ -359,6 +502,12 @@ static void test_kernel_dma(struct kunit *test)
 	/* Unbind in another order than bind */
 	mock_unbind(ctx, 0);
 	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	/* ... and dropped when the device stops using kernel DMA */
+	mutex_lock(&ctx->group->mutex);
+	KUNIT_EXPECT_NULL(test,
+			  __iommu_group_find_device(ctx->group,
+						    ctx->dev[0])->driver_name);
+	mutex_unlock(&ctx->group->mutex);
 	mock_unbind(ctx, 1);
 	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
 	mock_unbind(ctx, 2);
@@ -413,6 +562,7 @@ static void test_device_claim_same_owner(struct kunit *test)
 static void test_device_claim_errors(struct kunit *test)
 {
 	struct mock_ctx *ctx = test->priv;
+	int i;
 
 	/* -EINVAL: no owner cookie */
 	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0], NULL),
@@ -431,12 +581,19 @@ static void test_device_claim_errors(struct kunit *test)
 	expect_conflict(test, ctx, 1, &owner_b, 0);
 	expect_conflict(test, ctx, 1, NULL, 0);
 
-	/* -EBUSY: the same device twice */
+	/* The same owner claiming the same device again is counted */
 	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
-							   &owner_a), -EBUSY);
+							   &owner_a), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+	expect_dma_owner(test, ctx, "user 2\n");
+	expect_blocked(test, ctx);
+	for (i = 0; i < MOCK_NR_DEVS; i++)
+		KUNIT_EXPECT_EQ(test, ctx->mdev[i]->nr_blocked, 1U);
+
+	/* Each claim needs its own release */
+	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
 	expect_blocked(test, ctx);
-
 	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
 	expect_default(test, ctx);
@@ -446,13 +603,13 @@ static void test_device_claim_vs_kernel(struct kunit *test)
 {
 	struct mock_ctx *ctx = test->priv;
 
-	/* A kernel DMA API driver in the group: -EBUSY */
+	/* A kernel DMA API driver in the group: -EPERM, as upstream */
 	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_kdma_driver), 0);
 	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
-							   &owner_a), -EBUSY);
+							   &owner_a), -EPERM);
 	/* Also for the device that is bound itself */
 	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
-							   &owner_a), -EBUSY);
+							   &owner_a), -EPERM);
 	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
 	expect_default(test, ctx);
 	expect_conflict(test, ctx, 0, &owner_a, 1);
@@ -479,6 +636,115 @@ static void test_device_claim_vs_kernel(struct kunit *test)
 	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
 	expect_default(test, ctx);
+}
+
+/*
+ * The IOMMU driver refuses the blocking domain for device k of the group
+ * (6.1 intel refuses RMRR-locked devices with -EPERM before it touches the
+ * device; other refusals come after the device left its domain).  Taking
+ * ownership must put the devices back on the default domain and leave the
+ * group unowned.
+ */
+static void test_claim_unwind(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct iommu_domain *blocking = get_blocking(test, ctx);
+	int k, early;
+
+	for (early = 0; early <= 1; early++) {
+		for (k = 0; k < MOCK_NR_DEVS; k++) {
+			int err = early ? -EPERM : -ENOSPC;
+
+			mock_refuse(ctx->mdev[k], err, early, blocking, NULL);
+			KUNIT_EXPECT_EQ(test,
+					iommu_device_claim_dma_owner(ctx->dev[0],
+								     &owner_a),
+					err);
+			expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+			expect_default(test, ctx);
+			KUNIT_EXPECT_EQ(test,
+					iommu_group_claim_dma_owner(ctx->group,
+								    &owner_a),
+					err);
+			expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+			expect_default(test, ctx);
+			expect_dma_owner(test, ctx, "none\n");
+			mock_accept(ctx->mdev[k]);
+		}
+	}
+
+	/* Kernel DMA API drivers can use the group afterwards */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
+	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
+	mock_unbind(ctx, 2);
+
+	/*
+	 * Device 1 refuses the blocking domain and then the default domain
+	 * it had left: the group ends up on the blocking domain, unowned,
+	 * and can still be claimed later.
+	 */
+	mock_refuse(ctx->mdev[1], -ENOMEM, false, blocking,
+		    ctx->group->default_domain);
+	ctx->mdev[1]->refuse_left = 2;
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_a), -ENOMEM);
+	mock_accept(ctx->mdev[1]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->group->domain, blocking);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->mdev[0]->attached, blocking);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->mdev[2]->attached, blocking);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_a), 0);
+	expect_blocked(test, ctx);
+	iommu_device_release_dma_owner(ctx->dev[2]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+/*
+ * A legacy driver without default domains: the group is on no domain, and
+ * the unwind must detach the devices that reached the blocking domain, and
+ * only those.
+ */
+static void test_claim_unwind_no_domain(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct mock_dev *m0, *m1;
+	struct iommu_group *group;
+
+	group = iommu_group_alloc();
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, group);
+	ctx->group2 = group;
+	mock_no_default_domain = true;
+	KUNIT_ASSERT_EQ(test, mock_extra_add(test, group, 0, 0), 0);
+	KUNIT_ASSERT_EQ(test, mock_extra_add(test, group, 1, 1), 0);
+	mock_no_default_domain = false;
+	m0 = ctx->extra[0];
+	m1 = ctx->extra[1];
+	KUNIT_ASSERT_NULL(test, group->default_domain);
+	KUNIT_ASSERT_NULL(test, group->domain);
+
+	/* Claim once to allocate the blocking domain */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(&m0->dev, &owner_a),
+			0);
+	KUNIT_EXPECT_PTR_EQ(test, m0->attached, group->blocking_domain);
+	KUNIT_EXPECT_PTR_EQ(test, m1->attached, group->blocking_domain);
+	iommu_device_release_dma_owner(&m0->dev);
+	KUNIT_EXPECT_NULL(test, group->domain);
+	KUNIT_EXPECT_NULL(test, m0->attached);
+	KUNIT_EXPECT_NULL(test, m1->attached);
+
+	mock_refuse(m1, -ENOSPC, false, group->blocking_domain, NULL);
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(&m0->dev, &owner_a),
+			-ENOSPC);
+	mock_accept(m1);
+	KUNIT_EXPECT_EQ(test, group->owner_kind, IOMMU_OWNER_NONE);
+	KUNIT_EXPECT_NULL(test, group->domain);
+	KUNIT_EXPECT_NULL(test, m0->attached);
+	KUNIT_EXPECT_NULL(test, m1->attached);
+	/* The refused device was never on the blocking domain */
+	KUNIT_EXPECT_EQ(test, m0->nr_bad_detach, 0U);
+	KUNIT_EXPECT_EQ(test, m1->nr_bad_detach, 0U);
 }
 
 static void test_claim_vs_kernel_domain(struct kunit *test)
@@ -588,47 +854,77 @@ static void test_shared_attach(struct kunit *test)
 {
 	struct mock_ctx *ctx = test->priv;
 
-	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_managed_driver), 0);
-	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	KUNIT_EXPECT_NULL(test, iommu_device_shared_domain(ctx->dev[0],
+							   &owner_a));
+	KUNIT_EXPECT_PTR_EQ(test, iommu_device_shared_domain(ctx->dev[0],
+							     &owner_b),
+			    ERR_PTR(-EPERM));
+	KUNIT_EXPECT_PTR_EQ(test, iommu_device_shared_domain(ctx->dev[2],
+							     &owner_a),
+			    ERR_PTR(-EPERM));
 
+	/* The first attach moves the whole group, unclaimed device 2 too */
 	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
 							 ctx->dev[0]), 0);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
-	/* The domain is attached to the whole group */
 	expect_attached(test, ctx, ctx->dom[0]);
-	expect_dma_owner(test, ctx, "shared 1\n");
+	expect_shared(test, ctx, 1);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 2);
+	expect_dma_owner(test, ctx, "user 2\n");
+	KUNIT_EXPECT_PTR_EQ(test, iommu_device_shared_domain(ctx->dev[1],
+							     &owner_a),
+			    ctx->dom[0]);
 
 	/* The same domain joins */
 	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
 							 ctx->dev[1]), 0);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 2);
-	expect_dma_owner(test, ctx, "shared 2\n");
+	expect_shared(test, ctx, 2);
 
-	/* A different domain, or the same device twice: -EBUSY */
-	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
-							 ctx->dev[2]), -EBUSY);
+	/* The same device twice, or another domain: -EBUSY */
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
 							 ctx->dev[1]), -EBUSY);
-	/* iommu_attach_group() cannot take the group away either */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_a), 0);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
+							 ctx->dev[2]), -EBUSY);
+	/* Group-wide changes cannot take the group away either */
 	KUNIT_EXPECT_EQ(test, iommu_attach_group(ctx->dom[1], ctx->group),
 			-EBUSY);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 2);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -EBUSY);
+	/* Nor other owners, group claims or kernel DMA API drivers */
+	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[2],
+							   &owner_b), -EPERM);
+	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), -EPERM);
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), -EBUSY);
 	expect_attached(test, ctx, ctx->dom[0]);
+	expect_shared(test, ctx, 2);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 3);
 
-	/* Detach in the order of attach; the last one restores the default */
+	/* Detach in the order of attach; the last one blocks the group */
 	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+	expect_shared(test, ctx, 1);
 	expect_attached(test, ctx, ctx->dom[0]);
 	iommu_detach_device_shared(ctx->dom[0], ctx->dev[1]);
-	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
-	expect_default(test, ctx);
-	expect_dma_owner(test, ctx, "none\n");
+	expect_shared(test, ctx, 0);
+	expect_blocked(test, ctx);
+	KUNIT_EXPECT_NULL(test, iommu_device_shared_domain(ctx->dev[1],
+							   &owner_a));
 
-	/* Another domain can be shared now */
+	/* Another domain can be attached now */
 	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
-							 ctx->dev[1]), 0);
+							 ctx->dev[2]), 0);
 	expect_attached(test, ctx, ctx->dom[1]);
-	iommu_detach_device_shared(ctx->dom[1], ctx->dev[1]);
+	iommu_detach_device_shared(ctx->dom[1], ctx->dev[2]);
+	expect_blocked(test, ctx);
+
+	iommu_device_release_dma_owner(ctx->dev[2]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	iommu_device_release_dma_owner(ctx->dev[1]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
 	expect_default(test, ctx);
 }
@@ -636,7 +932,7 @@ static void test_shared_attach(struct kunit *test)
 static void test_shared_attach_errors(struct kunit *test)
 {
 	struct mock_ctx *ctx = test->priv;
-	struct iommu_domain *blocking;
+	struct iommu_domain *blocking = get_blocking(test, ctx);
 
 	/* -EINVAL: no domain, a non-unmanaged domain, the blocking domain */
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(NULL, ctx->dev[0]),
@@ -644,81 +940,119 @@ static void test_shared_attach_errors(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			iommu_attach_device_shared(ctx->group->default_domain,
 						   ctx->dev[0]), -EINVAL);
-	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
-							  &owner_a), 0);
-	iommu_group_release_dma_owner(ctx->group);
-	blocking = ctx->group->blocking_domain;
-	KUNIT_ASSERT_NOT_NULL(test, blocking);
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(blocking, ctx->dev[0]),
 			-EINVAL);
-	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
-	expect_default(test, ctx);
 
-	/* A driver failure leaves the group on its default domain */
-	ctx->mdev[2]->fail_attach = -EIO;
+	/* -EPERM: the device is not claimed */
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[0]), -EIO);
-	ctx->mdev[2]->fail_attach = 0;
-	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
-	expect_default(test, ctx);
-}
-
-static void test_shared_vs_kernel(struct kunit *test)
-{
-	struct mock_ctx *ctx = test->priv;
-
-	/* A kernel DMA API driver in the group: -EBUSY */
-	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), 0);
-	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 0, &mock_managed_driver), 0);
+							 ctx->dev[0]), -EPERM);
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[0]), -EBUSY);
-	expect_owner(test, ctx, IOMMU_OWNER_KERNEL, 1);
-	expect_default(test, ctx);
-	mock_unbind(ctx, 2);
-
-	/* Shared-attached: kernel DMA API drivers cannot bind */
-	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[0]), 0);
-	KUNIT_EXPECT_EQ(test, mock_bind(ctx, 2, &mock_kdma_driver), -EBUSY);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
-	expect_attached(test, ctx, ctx->dom[0]);
-	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
-	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
-	expect_default(test, ctx);
-}
-
-static void test_shared_vs_user(struct kunit *test)
-{
-	struct mock_ctx *ctx = test->priv;
-
-	/* Claimed by user space: -EBUSY */
+							 ctx->dev[0]), -EPERM);
+	iommu_group_release_dma_owner(ctx->group);
 	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
 							   &owner_a), 0);
 	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[1]), -EBUSY);
-	iommu_device_release_dma_owner(ctx->dev[0]);
-	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
-							  &owner_a), 0);
-	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[1]), -EBUSY);
-	iommu_group_release_dma_owner(ctx->group);
-	expect_default(test, ctx);
+							 ctx->dev[1]), -EPERM);
+	expect_shared(test, ctx, 0);
+	expect_blocked(test, ctx);
 
-	/* Shared-attached: user claims are refused, replace too */
-	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_managed_driver), 0);
+	/*
+	 * A driver refusal leaves the group as it was, whether the driver
+	 * refused before or after it took the device off its domain.
+	 */
+	mock_refuse(ctx->mdev[2], -EIO, false, ctx->dom[0], NULL);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), -EIO);
+	expect_shared(test, ctx, 0);
+	expect_blocked(test, ctx);
+	mock_refuse(ctx->mdev[1], -ENXIO, true, ctx->dom[0], NULL);
+	mock_accept(ctx->mdev[2]);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), -ENXIO);
+	mock_accept(ctx->mdev[1]);
+	expect_shared(test, ctx, 0);
+	expect_blocked(test, ctx);
+
+	/* And the group still works */
 	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
-							 ctx->dev[1]), 0);
-	KUNIT_EXPECT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
-							   &owner_a), -EBUSY);
-	KUNIT_EXPECT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
-							  &owner_a), -EPERM);
-	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
-							 ctx->dom[1]), -EPERM);
-	expect_conflict(test, ctx, 0, &owner_a, 1);
-	expect_owner(test, ctx, IOMMU_OWNER_SHARED, 1);
+							 ctx->dev[0]), 0);
 	expect_attached(test, ctx, ctx->dom[0]);
-	iommu_detach_device_shared(ctx->dom[0], ctx->dev[1]);
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+/*
+ * A device added to a group that user space owns goes where the rest of
+ * the group is: the blocking domain, or the domain the owner attached.
+ */
+static void test_hot_add(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct iommu_domain *blocking;
+
+	/* Unowned: the default domain */
+	KUNIT_ASSERT_EQ(test, mock_extra_add(test, ctx->group, 0, 3), 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[0]->attached,
+			    ctx->group->default_domain);
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	blocking = ctx->group->blocking_domain;
+	KUNIT_ASSERT_EQ(test, mock_extra_add(test, ctx->group, 1, 4), 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[1]->attached, blocking);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->group->domain, blocking);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[0]->attached, ctx->dom[0]);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[1]->attached, ctx->dom[0]);
+	KUNIT_ASSERT_EQ(test, mock_extra_add(test, ctx->group, 2, 5), 0);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[2]->attached, ctx->dom[0]);
+	expect_attached(test, ctx, ctx->dom[0]);
+	expect_shared(test, ctx, 1);
+
+	/* The last detach and release take the new devices along */
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[2]->attached, blocking);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_default(test, ctx);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[0]->attached,
+			    ctx->group->default_domain);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[1]->attached,
+			    ctx->group->default_domain);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->extra[2]->attached,
+			    ctx->group->default_domain);
+}
+
+/* A device the IOMMU driver refuses cannot join a claimed group */
+static void test_hot_add_refused(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	struct mock_dev *mdev;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), 0);
+
+	mdev = mock_dev_add(test, ctx->group, 3);
+	KUNIT_ASSERT_NOT_NULL(test, mdev);
+	ctx->extra[0] = mdev;
+	mock_refuse(mdev, -EIO, false, ctx->dom[0], NULL);
+	KUNIT_EXPECT_EQ(test, iommu_probe_device(&mdev->dev), -EIO);
+	KUNIT_EXPECT_NULL(test, mdev->dev.iommu_group);
+	KUNIT_EXPECT_NULL(test, mdev->attached);
+	expect_attached(test, ctx, ctx->dom[0]);
+	expect_shared(test, ctx, 1);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_default(test, ctx);
 }
 
@@ -777,7 +1111,7 @@ static void test_replace_failure(struct kunit *test)
 {
 	struct mock_ctx *ctx = test->priv;
 	struct iommu_domain *blocking;
-	int i;
+	int i, early;
 
 	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
 							   &owner_a), 0);
@@ -785,25 +1119,31 @@ static void test_replace_failure(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
 							 ctx->dom[0]), 0);
 
-	/* Each device in turn refuses the new domain */
-	for (i = 0; i < MOCK_NR_DEVS; i++) {
-		ctx->mdev[i]->fail_attach = -EIO;
-		KUNIT_EXPECT_EQ(test,
-				iommu_group_replace_domain(ctx->group,
-							   ctx->dom[1]), -EIO);
-		ctx->mdev[i]->fail_attach = 0;
-		/* The old domain stays attached to every device */
-		expect_attached(test, ctx, ctx->dom[0]);
-		expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+	/*
+	 * Each device in turn refuses the new domain, before or after it
+	 * left the old one: the old domain is attached to every device again.
+	 */
+	for (early = 0; early <= 1; early++) {
+		for (i = 0; i < MOCK_NR_DEVS; i++) {
+			mock_refuse(ctx->mdev[i], -EIO, early, ctx->dom[1],
+				    NULL);
+			KUNIT_EXPECT_EQ(test,
+					iommu_group_replace_domain(ctx->group,
+								   ctx->dom[1]),
+					-EIO);
+			mock_accept(ctx->mdev[i]);
+			expect_attached(test, ctx, ctx->dom[0]);
+			expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+		}
 	}
 
 	/* Also when switching away from the blocking domain */
 	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group, blocking),
 			0);
-	ctx->mdev[1]->fail_attach = -ENOSPC;
+	mock_refuse(ctx->mdev[1], -ENOSPC, false, ctx->dom[1], NULL);
 	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
 							 ctx->dom[1]), -ENOSPC);
-	ctx->mdev[1]->fail_attach = 0;
+	mock_accept(ctx->mdev[1]);
 	expect_blocked(test, ctx);
 
 	/* The group still works */
@@ -812,6 +1152,97 @@ static void test_replace_failure(struct kunit *test)
 	expect_attached(test, ctx, ctx->dom[1]);
 	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+/*
+ * A re-attach of the old domain can allocate in a 6.1 driver and fail:
+ * the group must end up on the blocking domain, not half switched.
+ */
+static void test_replace_reattach_failure(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), 0);
+
+	/* Device 2 refuses the new domain and then its old one */
+	mock_refuse(ctx->mdev[2], -EIO, false, ctx->dom[1], ctx->dom[0]);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -EIO);
+	mock_accept(ctx->mdev[2]);
+	expect_blocked(test, ctx);
+	expect_owner(test, ctx, IOMMU_OWNER_DEVICE, 1);
+
+	/* The owner attaches a domain again */
+	KUNIT_ASSERT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[0]), 0);
+	expect_attached(test, ctx, ctx->dom[0]);
+
+	/* Device 2 refuses the new domain, device 0 the old one */
+	mock_refuse(ctx->mdev[2], -EIO, true, ctx->dom[1], NULL);
+	mock_refuse(ctx->mdev[0], -ENOMEM, false, ctx->dom[0], NULL);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -EIO);
+	mock_accept(ctx->mdev[2]);
+	mock_accept(ctx->mdev[0]);
+	expect_blocked(test, ctx);
+
+	/* A refused shared attach goes back to the blocking domain */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[1],
+							   &owner_a), 0);
+	mock_refuse(ctx->mdev[2], -EIO, false, ctx->dom[1], NULL);
+	KUNIT_EXPECT_EQ(test, iommu_attach_device_shared(ctx->dom[1],
+							 ctx->dev[1]), -EIO);
+	mock_accept(ctx->mdev[2]);
+	expect_blocked(test, ctx);
+	expect_shared(test, ctx, 0);
+
+	iommu_device_release_dma_owner(ctx->dev[1]);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
+	expect_default(test, ctx);
+}
+
+/* The report names the real cause of a refused DMA ownership request */
+static void test_conflict_report(struct kunit *test)
+{
+	struct mock_ctx *ctx = test->priv;
+	int id = iommu_group_id(ctx->group);
+
+	/* A kernel DMA API driver holds the group */
+	KUNIT_ASSERT_EQ(test, mock_bind(ctx, 1, &mock_kdma_driver), 0);
+	expect_report(test, ctx, 0, IOMMU_DMA_REQ_USER, NULL, -EPERM,
+		      "iommu group %d: cannot claim mock%d.0 for user DMA: mock%d.1 is bound to mock_kdma (kernel DMA)",
+		      id, id, id);
+	/* The IOMMU driver refused a device: that is the cause given */
+	expect_report(test, ctx, 0, IOMMU_DMA_REQ_USER, ctx->dev[2], -EPERM,
+		      "iommu group %d: cannot claim mock%d.0 for user DMA: the IOMMU driver refused to block DMA of mock%d.2 (error -1)",
+		      id, id, id);
+	mock_unbind(ctx, 1);
+
+	/* User space holds the group */
+	KUNIT_ASSERT_EQ(test, iommu_device_claim_dma_owner(ctx->dev[0],
+							   &owner_a), 0);
+	expect_report(test, ctx, 1, IOMMU_DMA_REQ_KERNEL, NULL, -EBUSY,
+		      "iommu group %d: cannot use kernel DMA for mock%d.1: group is owned by user space (mock%d.0 claimed)",
+		      id, id, id);
+	iommu_device_release_dma_owner(ctx->dev[0]);
+	KUNIT_ASSERT_EQ(test, iommu_group_claim_dma_owner(ctx->group,
+							  &owner_a), 0);
+	expect_report(test, ctx, -1, IOMMU_DMA_REQ_USER, NULL, -EPERM,
+		      "iommu group %d: cannot claim the group for user DMA: group is owned by user space (whole group claimed)",
+		      id);
+	iommu_group_release_dma_owner(ctx->group);
+
+	/* A kernel driver attached a domain of its own */
+	KUNIT_ASSERT_EQ(test, iommu_attach_group(ctx->dom[0], ctx->group), 0);
+	expect_report(test, ctx, 2, IOMMU_DMA_REQ_USER, NULL, -EBUSY,
+		      "iommu group %d: cannot claim mock%d.2 for user DMA: a kernel driver attached a domain of its own to the group",
+		      id, id);
+	iommu_detach_group(ctx->dom[0], ctx->group);
 	expect_default(test, ctx);
 }
 
@@ -838,6 +1269,14 @@ static void test_replace_errors(struct kunit *test)
 						   ctx->group->default_domain),
 			-EINVAL);
 	expect_blocked(test, ctx);
+	/* -EBUSY: devices are attached with iommu_attach_device_shared() */
+	KUNIT_ASSERT_EQ(test, iommu_attach_device_shared(ctx->dom[0],
+							 ctx->dev[0]), 0);
+	KUNIT_EXPECT_EQ(test, iommu_group_replace_domain(ctx->group,
+							 ctx->dom[1]), -EBUSY);
+	expect_attached(test, ctx, ctx->dom[0]);
+	iommu_detach_device_shared(ctx->dom[0], ctx->dev[0]);
+	expect_blocked(test, ctx);
 	iommu_device_release_dma_owner(ctx->dev[0]);
 	expect_owner(test, ctx, IOMMU_OWNER_NONE, 0);
 	expect_default(test, ctx);
@@ -853,13 +1292,17 @@ static struct kunit_case iommu_ownership_test_cases[] = {
 	KUNIT_CASE(test_group_claim),
 	KUNIT_CASE(test_group_claim_vs_device_claim),
 	KUNIT_CASE(test_group_claim_vs_kernel),
+	KUNIT_CASE(test_claim_unwind),
+	KUNIT_CASE(test_claim_unwind_no_domain),
 	KUNIT_CASE(test_shared_attach),
 	KUNIT_CASE(test_shared_attach_errors),
-	KUNIT_CASE(test_shared_vs_kernel),
-	KUNIT_CASE(test_shared_vs_user),
+	KUNIT_CASE(test_hot_add),
+	KUNIT_CASE(test_hot_add_refused),
 	KUNIT_CASE(test_replace),
 	KUNIT_CASE(test_replace_failure),
+	KUNIT_CASE(test_replace_reattach_failure),
 	KUNIT_CASE(test_replace_errors),
+	KUNIT_CASE(test_conflict_report),
 	{}
 };
 

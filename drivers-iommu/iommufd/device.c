@@ -3,30 +3,35 @@
  * The DEVICE object and the kernel API through which drivers such as VFIO
  * hand the DMA of a device to an iommufd context.
  *
- * Binding claims the DMA ownership of the device for the context: from then
- * on the device's iommu_group sits on its blocking domain (no DMA) until a
- * device of the group is attached to a HW_PAGETABLE.  IOMMU domains are
- * attached per iommu_group: the first device of a group attached to a
- * HW_PAGETABLE attaches its domain to the whole group, further devices of
- * the same group only join, and the group goes back to its blocking domain
- * when its last device leaves.  A group can be attached to one HW_PAGETABLE
- * at a time.
+ * Binding claims the DMA ownership of the device for the context
+ * (iommu_device_claim_dma_owner()): from then on the device's iommu_group
+ * sits on its blocking domain (no DMA) until a device of the group is
+ * attached to a HW_PAGETABLE.  Translation is per iommu_group, attachment
+ * per device: iommu_attach_device_shared() moves the whole group to the
+ * domain of the first of its devices to attach, the others can only join
+ * that same domain, and iommu_detach_device_shared() of the last one puts
+ * the group back on its blocking domain.  Who in a group is attached to
+ * what is the iommu core's business; iommufd asks it
+ * (iommu_device_shared_domain()) and keeps no per-group state.
  *
  * Attaching to an IOAS picks a HW_PAGETABLE automatically: the one the
- * device's group is already attached to, else the first compatible
- * automatic one of the IOAS, else a new one.  An automatic HW_PAGETABLE is
- * destroyed by the detach of its last device.
+ * device's group is attached to already, else the first automatic one of
+ * the IOAS that the device can join, else a new one.  An automatic
+ * HW_PAGETABLE is destroyed by the detach of its last device.
  *
  * References: a bound device holds one reference on its DEVICE object for
- * the driver, so that user space cannot destroy it, and (for drivers) one on
- * the context's file, so that the context outlives the binding.  An
- * attached device holds a reference on its HW_PAGETABLE, which holds one on
- * its IOAS.
+ * the driver, so that user space cannot destroy it, one on the struct
+ * device, so that the object never points to a freed device, and (for
+ * drivers) one on the context's file, so that the context outlives the
+ * binding.  An attached device holds a reference on its HW_PAGETABLE,
+ * which holds one on its IOAS.
  *
- * Locking, outermost first: idev->lock -> ioas->mutex -> hwpt->devices_lock
- * -> group->mutex (iommu core).  Attach and detach of one device are
- * serialized by idev->lock; the driver must not call anything on a device
- * concurrently with, or after, its unbind.
+ * Locking, outermost first: idev->lock -> ioas->mutex -> group->mutex
+ * (iommu core).  Attach and detach of one device are serialized by
+ * idev->lock; every change of a HW_PAGETABLE's device list, and every
+ * attach or detach of a device in an IOAS, happens under that IOAS's
+ * mutex.  The driver must not call anything on a device concurrently with,
+ * or after, its unbind.
  */
 #include <linux/device.h>
 #include <linux/file.h>
@@ -50,13 +55,15 @@ MODULE_PARM_DESC(allow_unsafe_interrupts,
  * struct iommufd_device - a device bound to an iommufd context
  * @obj: object header
  * @ictx: the context the device is bound to
- * @dev: the device; the driver keeps it alive until it unbinds
+ * @dev: the device; the object holds a reference on it (get_device())
+ *       until it is destroyed, which may be after the driver unbound (see
+ *       iommufd_object_destroy_user())
  * @group: the iommu_group of @dev, a reference held from bind to destroy
  * @lock: serializes attach and detach of this device; protects @hwpt
  * @hwpt: the HW_PAGETABLE the device is attached to, or NULL.  Set and
- *        cleared under @lock, hwpt->ioas->mutex and hwpt->devices_lock, so
- *        any of them is enough to read it.
- * @devices_item: entry in @hwpt->devices, under hwpt->devices_lock
+ *        cleared under @lock and hwpt->ioas->mutex, so either is enough to
+ *        read it.
+ * @devices_item: entry in @hwpt->devices, under hwpt->ioas->mutex
  * @holds_ctx: bind took a reference on @ictx->file, dropped by unbind
  */
 struct iommufd_device {
@@ -146,7 +153,7 @@ struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
 		goto out_release_owner;
 	}
 	idev->ictx = ictx;
-	idev->dev = dev;
+	idev->dev = get_device(dev);
 	idev->group = group;
 	mutex_init(&idev->lock);
 	idev->hwpt = NULL;
@@ -189,12 +196,14 @@ out_group_put:
  * destroy the DEVICE object.
  *
  * Return: the bound device, or an ERR_PTR: -ENODEV if @dev has no
- * iommu_group, -EINVAL if its IOMMU cannot enforce cache coherent DMA,
- * -EPERM if the MSIs of its group cannot be isolated (see the
+ * iommu_group, -EINVAL if its IOMMU cannot do cache coherent DMA, -EPERM
+ * if the MSIs of its group cannot be isolated (see the
  * allow_unsafe_interrupts module parameter), the error of
- * iommu_device_claim_dma_owner() (-EBUSY when a kernel driver uses the
- * group or @dev is already bound, -EPERM when the group is owned by someone
- * else), or -ENOMEM.
+ * iommu_device_claim_dma_owner(): -EPERM for any conflicting user of the
+ * group (another owner, a kernel DMA API driver bound to a device of the
+ * group, a claim of the whole group with iommu_group_claim_dma_owner()),
+ * -EBUSY only when a kernel user attached a domain of its own to the
+ * group; or -ENOMEM.
  */
 struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 					   struct device *dev, u32 *id)
@@ -218,6 +227,7 @@ void iommufd_device_destroy(struct iommufd_object *obj)
 	WARN_ON(idev->hwpt);
 	iommu_device_release_dma_owner(idev->dev);
 	iommu_group_put(idev->group);
+	put_device(idev->dev);
 	mutex_destroy(&idev->lock);
 }
 
@@ -227,8 +237,11 @@ void iommufd_device_destroy(struct iommufd_object *obj)
  *
  * The device must have been detached; it is detached (with a warning) if
  * it was not.  Waits until no ioctl uses the DEVICE object any more, then
- * destroys it and drops the reference on the context.  @idev must not be
- * used afterwards.  Never fails.
+ * destroys it, which gives the DMA ownership back, and drops the reference
+ * on the context.  @idev must not be used afterwards.  Never fails; if the
+ * wait times out (see iommufd_object_destroy_user()) the DEVICE object,
+ * with its ownership claim and its reference on the struct device, stays
+ * in the context until the context is closed.
  */
 void iommufd_device_unbind(struct iommufd_device *idev)
 {
@@ -250,50 +263,62 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 
-/* Is a device of @group attached to @hwpt? */
-static bool iommufd_hwpt_has_group(struct iommufd_hw_pagetable *hwpt,
-				   struct iommu_group *group)
+/*
+ * The domain the iommu_group of @idev is attached to (NULL: its blocking
+ * domain), as the iommu core knows it; ERR_PTR(-EPERM) if the context does
+ * not own the device.  Only to be compared.
+ */
+static struct iommu_domain *
+iommufd_device_group_domain(struct iommufd_device *idev)
 {
-	struct iommufd_device *cur;
-
-	lockdep_assert_held(&hwpt->devices_lock);
-
-	list_for_each_entry(cur, &hwpt->devices, devices_item)
-		if (cur->group == group)
-			return true;
-	return false;
-}
-
-/* The HW_PAGETABLE of @ioas that @group is attached to, if any */
-static struct iommufd_hw_pagetable *
-iommufd_ioas_group_hwpt(struct iommufd_ioas *ioas, struct iommu_group *group)
-{
-	struct iommufd_hw_pagetable *hwpt;
-	bool found;
-
-	lockdep_assert_held(&ioas->mutex);
-
-	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
-		mutex_lock(&hwpt->devices_lock);
-		found = iommufd_hwpt_has_group(hwpt, group);
-		mutex_unlock(&hwpt->devices_lock);
-		if (found)
-			return hwpt;
-	}
-	return NULL;
+	return iommu_device_shared_domain(idev->dev, idev->ictx);
 }
 
 /*
- * Attach @idev to @hwpt, whose IOAS's reserved IOVA already includes the
- * reserved regions of the device's group.  On failure nothing changed; an
- * -EINVAL from the IOMMU driver means that the domain is incompatible with
- * the device.
+ * Tell apart the iommu core's -EBUSY for "the group is attached to another
+ * domain", which iommufd reports as -EINVAL, from a driver's -EBUSY.  The
+ * group can only have moved if another device of it was attached
+ * concurrently.
+ */
+static int iommufd_device_attach_errno(struct iommufd_device *idev,
+				       struct iommu_domain *domain, int rc)
+{
+	struct iommu_domain *cur;
+
+	if (rc != -EBUSY)
+		return rc;
+	cur = iommufd_device_group_domain(idev);
+	if (!IS_ERR_OR_NULL(cur) && cur != domain)
+		return -EINVAL;
+	return rc;
+}
+
+/* Record that @idev is attached to @hwpt; the device's reference on it */
+static void iommufd_device_link_hwpt(struct iommufd_device *idev,
+				     struct iommufd_hw_pagetable *hwpt)
+{
+	lockdep_assert_held(&idev->lock);
+	lockdep_assert_held(&hwpt->ioas->mutex);
+
+	iommufd_ref_object(&hwpt->obj);
+	list_add_tail(&idev->devices_item, &hwpt->devices);
+	idev->hwpt = hwpt;
+}
+
+/*
+ * Attach @idev to @hwpt, which is in the IOAS already, whose reserved IOVA
+ * includes the reserved regions of the device's group.  @cur is what the
+ * group is attached to now (NULL or @hwpt->domain).  On failure nothing
+ * changed; any error means that this HW_PAGETABLE cannot take the device,
+ * whatever the errno (6.1's drivers refuse a domain they cannot use with
+ * -ENXIO, -EOPNOTSUPP, -EFAULT or -EINVAL).
  */
 static int iommufd_device_do_attach(struct iommufd_device *idev,
 				    struct iommufd_hw_pagetable *hwpt,
+				    struct iommu_domain *cur,
 				    phys_addr_t sw_msi_start)
 {
-	int rc = 0;
+	int rc;
 
 	lockdep_assert_held(&idev->lock);
 	lockdep_assert_held(&hwpt->ioas->mutex);
@@ -307,46 +332,81 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 	if (hwpt->domain->ops != dev_iommu_ops(idev->dev)->default_domain_ops)
 		return -EINVAL;
 
-	mutex_lock(&hwpt->devices_lock);
-	if (!iommufd_hwpt_has_group(hwpt, idev->group)) {
-		/*
-		 * Software-managed MSI (e.g. ARM SMMU): the DMA API maps the
-		 * MSI doorbells at sw_msi_start, which the IOAS has reserved.
-		 * A domain that already has the cookie keeps it.
-		 */
-		if (IS_ENABLED(CONFIG_IOMMU_DMA) &&
-		    sw_msi_start != PHYS_ADDR_MAX) {
-			rc = iommu_get_msi_cookie(hwpt->domain, sw_msi_start);
-			if (rc == -EEXIST)
-				rc = 0;
-			if (rc)
-				goto out_unlock;
-		}
-
-		/*
-		 * Moves the group off its blocking domain.  -EBUSY if the
-		 * group is attached to another domain already.
-		 */
-		rc = iommu_attach_group(hwpt->domain, idev->group);
-		if (rc)
-			goto out_unlock;
+	if (!cur && IS_ENABLED(CONFIG_IOMMU_DMA) &&
+	    sw_msi_start != PHYS_ADDR_MAX) {
+		/* A domain that already has the cookie keeps it */
+		rc = iommu_get_msi_cookie(hwpt->domain, sw_msi_start);
+		if (rc && rc != -EEXIST)
+			return rc;
 	}
 
-	iommufd_ref_object(&hwpt->obj);
-	list_add_tail(&idev->devices_item, &hwpt->devices);
-	idev->hwpt = hwpt;
+	/*
+	 * The first device of its group moves the group to the domain, and
+	 * the driver is told; the others only join.  A domain that enforces
+	 * cache coherency is refused by the driver for a device whose IOMMU
+	 * cannot enforce it (6.1 has no capability to ask beforehand).
+	 */
+	rc = iommu_attach_device_shared(hwpt->domain, idev->dev);
+	if (rc)
+		return iommufd_device_attach_errno(idev, hwpt->domain, rc);
 
-out_unlock:
-	mutex_unlock(&hwpt->devices_lock);
-	return rc;
+	if (!cur) {
+		/*
+		 * The driver may have narrowed the aperture or the page sizes
+		 * of the domain for the new group: the mappings must still
+		 * fit, and the IOAS must stop handing out what no longer does.
+		 */
+		rc = iopt_table_update_domain(&hwpt->ioas->iopt, hwpt->domain);
+		if (rc) {
+			iommu_detach_device_shared(hwpt->domain, idev->dev);
+			return rc;
+		}
+	}
+
+	iommufd_device_link_hwpt(idev, hwpt);
+	return 0;
+}
+
+/*
+ * Checks that need no domain, made before anything is built: the context
+ * must own the device, and a group that is attached already can only be
+ * joined on its own HW_PAGETABLE.  Returns that HW_PAGETABLE of @ioas in
+ * *@group_hwpt (NULL if the group is on its blocking domain).
+ */
+static int iommufd_device_check_group(struct iommufd_device *idev,
+				      struct iommufd_ioas *ioas,
+				      struct iommu_domain **cur,
+				      struct iommufd_hw_pagetable **group_hwpt)
+{
+	struct iommufd_hw_pagetable *hwpt;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	*group_hwpt = NULL;
+	*cur = iommufd_device_group_domain(idev);
+	if (IS_ERR(*cur))
+		return PTR_ERR(*cur);
+	if (!*cur)
+		return 0;
+
+	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
+		if (hwpt->domain == *cur) {
+			*group_hwpt = hwpt;
+			return 0;
+		}
+	}
+	/* The group is attached to a page table of another IOAS */
+	return -EINVAL;
 }
 
 /* Attach @idev to the HW_PAGETABLE user space named */
 static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
 				      struct iommufd_hw_pagetable *hwpt)
 {
+	struct iommufd_hw_pagetable *group_hwpt;
 	struct iommufd_ioas *ioas = hwpt->ioas;
 	phys_addr_t sw_msi_start = PHYS_ADDR_MAX;
+	struct iommu_domain *cur;
 	int rc;
 
 	mutex_lock(&ioas->mutex);
@@ -356,12 +416,20 @@ static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
 		goto out_unlock;
 	}
 
+	rc = iommufd_device_check_group(idev, ioas, &cur, &group_hwpt);
+	if (rc)
+		goto out_unlock;
+	if (cur && group_hwpt != hwpt) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+
 	rc = iopt_table_enforce_group_resv_regions(&ioas->iopt, idev->dev,
 						   idev->group, &sw_msi_start);
 	if (rc)
 		goto out_remove_resv;
 
-	rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+	rc = iommufd_device_do_attach(idev, hwpt, cur, sw_msi_start);
 	if (rc)
 		goto out_remove_resv;
 	mutex_unlock(&ioas->mutex);
@@ -380,49 +448,50 @@ static int iommufd_device_attach_ioas(struct iommufd_device *idev,
 {
 	phys_addr_t sw_msi_start = PHYS_ADDR_MAX;
 	struct iommufd_hw_pagetable *hwpt;
+	struct iommu_domain *cur;
 	int rc;
 
 	mutex_lock(&ioas->mutex);
+	rc = iommufd_device_check_group(idev, ioas, &cur, &hwpt);
+	if (rc)
+		goto out_unlock;
+
 	rc = iopt_table_enforce_group_resv_regions(&ioas->iopt, idev->dev,
 						   idev->group, &sw_msi_start);
 	if (rc)
 		goto out_remove_resv;
 
 	/* Another device of the group is attached here already: join it */
-	hwpt = iommufd_ioas_group_hwpt(ioas, idev->group);
 	if (hwpt) {
-		rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
+		rc = iommufd_device_do_attach(idev, hwpt, cur, sw_msi_start);
 		if (rc)
 			goto out_remove_resv;
 		goto out_unlock;
 	}
 
+	/*
+	 * Any automatic HW_PAGETABLE the device can join; whatever the reason
+	 * one refuses the device, try the next one, then a new one.
+	 */
 	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
 		if (!hwpt->auto_domain)
 			continue;
-		rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
-		/* -EINVAL: the domain does not suit the device, try another */
-		if (rc == -EINVAL)
-			continue;
-		if (rc)
-			goto out_remove_resv;
-		goto out_unlock;
+		rc = iommufd_device_do_attach(idev, hwpt, NULL, sw_msi_start);
+		if (!rc)
+			goto out_unlock;
 	}
 
-	hwpt = iommufd_hw_pagetable_alloc(idev->ictx, ioas, idev->dev);
+	hwpt = iommufd_hw_pagetable_alloc(idev->ictx, ioas, idev->dev,
+					  sw_msi_start);
 	if (IS_ERR(hwpt)) {
-		rc = PTR_ERR(hwpt);
+		rc = iommufd_device_attach_errno(idev, NULL, PTR_ERR(hwpt));
 		goto out_remove_resv;
 	}
 	hwpt->auto_domain = true;
-
-	rc = iommufd_device_do_attach(idev, hwpt, sw_msi_start);
-	if (rc) {
-		iommufd_hw_pagetable_abort(idev->ictx, hwpt);
-		goto out_remove_resv;
-	}
+	iommufd_device_link_hwpt(idev, hwpt);
 	/* Only now can user space see it, with the device's reference on it */
 	iommufd_object_finalize(idev->ictx, &hwpt->obj);
+	rc = 0;
 	goto out_unlock;
 
 out_remove_resv:
@@ -440,26 +509,40 @@ out_unlock:
  *
  * Given a HW_PAGETABLE, attach the device to its iommu_domain.  Given an
  * IOAS, attach it to the HW_PAGETABLE of the IOAS its iommu_group is
- * attached to, else to the first automatic HW_PAGETABLE of the IOAS whose
- * domain the IOMMU driver accepts for the device, else to a new automatic
- * HW_PAGETABLE, which is filled with all the mappings of the IOAS and is
- * destroyed by the detach of its last device.
+ * attached to, else to the first automatic HW_PAGETABLE of the IOAS that
+ * takes the device, else to a new automatic HW_PAGETABLE, which is
+ * destroyed by the detach of its last device.  An existing HW_PAGETABLE
+ * does not take the device if the IOMMU driver refuses the attach, with
+ * whatever errno (a domain of another IOMMU instance, one that enforces
+ * cache coherency for a device that cannot), or if the driver narrowed the
+ * domain for the device's group so that the mappings of the IOAS no longer
+ * fit it.
+ *
+ * A new domain is attached to the device first, empty, because 6.1's
+ * drivers only finish a domain (aperture, page sizes, page table) at its
+ * first attach; then it is made to enforce cache coherency if the driver
+ * can; then it is added to the IOAS: the IOVA outside its aperture is
+ * reserved and every mapping of the IOAS is mapped into it.
  *
  * The reserved regions of the device's group are reserved in the IOAS, so
  * that they are never mapped.  The first device of an iommu_group attaches
  * the whole group; the DMA of the other devices of the group is translated
- * by the same domain from then on.
+ * by the same domain from then on.  Ownership and the group's current
+ * attachment are checked before anything is allocated.
  *
  * Replacing the page table of an attached device is not supported: detach
  * it first.
  *
  * Return: 0 on success, -ENOENT if @pt_id names no object (or a
  * HW_PAGETABLE being destroyed), -EINVAL if it is neither an IOAS nor a
- * HW_PAGETABLE or the IOMMU driver refuses the domain, -EBUSY if the device
- * is attached already or its group is attached to another domain,
- * -EADDRINUSE if a reserved region of the group overlaps a mapping or
- * allowed range of the IOAS (see iopt_table_enforce_group_resv_regions()),
- * the errors of iopt_table_add_domain() for a new HW_PAGETABLE, or -ENOMEM.
+ * HW_PAGETABLE, if the device's group is attached to another page table
+ * (by another of its devices) or if the driver's domains cannot serve the
+ * device; -EPERM if the context does not own the device; -EBUSY if the
+ * device is attached already; -EADDRINUSE if a reserved region of the
+ * group, or a mapping or allowed range of the IOAS, does not fit the
+ * domain (its aperture, its minimum page size, the group's reserved
+ * regions); -ENOMEM; or the error the IOMMU driver returned for the last
+ * domain tried.
  */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 {
@@ -523,11 +606,10 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	ioas = hwpt->ioas;
 
 	mutex_lock(&ioas->mutex);
-	mutex_lock(&hwpt->devices_lock);
 	list_del_init(&idev->devices_item);
 	idev->hwpt = NULL;
-	if (!iommufd_hwpt_has_group(hwpt, idev->group))
-		iommu_detach_group(hwpt->domain, idev->group);
+	/* The group's last device puts it back on its blocking domain */
+	iommu_detach_device_shared(hwpt->domain, idev->dev);
 	if (hwpt->auto_domain && list_empty(&hwpt->devices)) {
 		/*
 		 * Unlinked from the IOAS now, so no attach can find it any
@@ -537,7 +619,6 @@ void iommufd_device_detach(struct iommufd_device *idev)
 		list_del_init(&hwpt->hwpt_item);
 		destroy_hwpt = true;
 	}
-	mutex_unlock(&hwpt->devices_lock);
 	iopt_remove_reserved_iova(&ioas->iopt, idev->dev);
 	mutex_unlock(&ioas->mutex);
 	/*

@@ -3,16 +3,23 @@
  * The HW_PAGETABLE object: an iommu_domain that mirrors the mappings of one
  * IOAS.
  *
- * A HW_PAGETABLE is created by iommufd_hw_pagetable_alloc() with the
- * IOAS's mutex held, and the caller keeps holding it until the object is
- * either finalized (it became visible to user space) or aborted with
- * iommufd_hw_pagetable_abort().  From creation to destruction the domain is
- * part of the IOAS's io_pagetable, so every mapping of the IOAS is present
- * in it, and the HW_PAGETABLE holds a reference on the IOAS, so the IOAS
- * cannot be destroyed under it.
- *
- * Every attached device holds a reference on the HW_PAGETABLE as well (see
- * device.c), so user space can destroy it only once no device uses it.
+ * Lifetime rules:
+ *  - A HW_PAGETABLE is created by iommufd_hw_pagetable_alloc() for the
+ *    device that needs it, with the IOAS's mutex held: the domain is
+ *    attached to that device first, then added to the IOAS's io_pagetable
+ *    (see there why in this order).  The caller keeps holding the mutex
+ *    until the object is finalized, so nobody can see it half built.
+ *  - From then until its destruction the domain is part of the IOAS's
+ *    io_pagetable, so every mapping of the IOAS is present in it, and the
+ *    HW_PAGETABLE holds a reference on the IOAS, so the IOAS cannot be
+ *    destroyed under it.
+ *  - Every attached device holds a reference on the HW_PAGETABLE and is on
+ *    its @devices list (under the IOAS's mutex), so user space can destroy
+ *    it only once no device uses it.  An automatic HW_PAGETABLE is unlinked
+ *    from the IOAS by the detach of its last device, under the same mutex,
+ *    so no attach can find it any more, and destroyed by that detach.
+ *  - Which iommu_group is attached to the domain is known by the iommu core
+ *    only (iommu_attach_device_shared()); iommufd keeps no per-group state.
  */
 #include <linux/iommu.h>
 #include <linux/list.h>
@@ -26,23 +33,42 @@
  * iommufd_hw_pagetable_alloc() - Create a HW_PAGETABLE for a device
  * @ictx: iommufd context
  * @ioas: the IOAS the new page table mirrors
- * @dev: a device the domain is meant for; its bus provides the IOMMU driver
+ * @dev: the device to attach; its group is on its blocking domain
+ * @sw_msi_start: IOVA of the software-managed MSI window, or PHYS_ADDR_MAX
  *
- * Allocate an unmanaged iommu_domain for @dev, make it enforce cache
- * coherency if the driver can, fill it with every mapping of @ioas and link
- * the new object on @ioas->hwpt_list.
+ * 6.1's IOMMU drivers finish a domain at its first attach: arm-smmu-v3
+ * has no page table, aperture or real page sizes before it, intel narrows
+ * the aperture and adds superpages then.  So, in this order, as VFIO
+ * type1 does:
  *
- * The caller holds @ioas->mutex and keeps holding it until it either
- * finalizes the returned object with iommufd_object_finalize() or undoes
- * everything with iommufd_hw_pagetable_abort().  The object is returned
- * with no device attached and auto_domain false.
+ *  1. allocate an unmanaged iommu_domain for @dev;
+ *  2. attach it, empty, to @dev with iommu_attach_device_shared(), which
+ *     moves the device's whole iommu_group from blocking to it;
+ *  3. ask the driver to enforce cache coherency (refuse no-snoop DMA) and
+ *     remember the answer: intel accepts it for a domain without a device
+ *     and then refuses every device of a unit without Snoop Control;
+ *  4. add it to @ioas's io_pagetable: the IOVA alignment follows the now
+ *     real page sizes, the IOVA outside the now real aperture is reserved,
+ *     and every mapping of the IOAS is mapped into it, with the domain's
+ *     large page sizes;
+ *  5. link the new object on @ioas->hwpt_list.
  *
- * Return: the new object, or an ERR_PTR: -ENOMEM if the domain cannot be
- * allocated, or the error of iopt_table_add_domain().
+ * On failure everything is undone in reverse order: the group goes back to
+ * its blocking domain and the domain is freed.
+ *
+ * The caller holds @ioas->mutex and keeps holding it until it has recorded
+ * the attachment of @dev and finalized the returned object with
+ * iommufd_object_finalize(), which cannot fail.  The object is returned
+ * with auto_domain false and an empty device list.
+ *
+ * Return: the new object, or an ERR_PTR: -ENOMEM, the error of
+ * iommu_get_msi_cookie() or iommu_attach_device_shared(), or the error of
+ * iopt_table_add_domain() (-EADDRINUSE: a mapping or allowed range of the
+ * IOAS does not fit the attached domain).
  */
 struct iommufd_hw_pagetable *
 iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-			   struct device *dev)
+			   struct device *dev, phys_addr_t sw_msi_start)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
@@ -58,7 +84,6 @@ iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	hwpt->enforce_cache_coherency = false;
 	INIT_LIST_HEAD(&hwpt->hwpt_item);
 	INIT_LIST_HEAD(&hwpt->devices);
-	mutex_init(&hwpt->devices_lock);
 
 	hwpt->domain = iommu_domain_alloc(dev->bus);
 	if (!hwpt->domain) {
@@ -67,9 +92,23 @@ iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	}
 
 	/*
-	 * iommufd always maps with IOMMU_CACHE; make the domain refuse
-	 * no-snoop DMA as well if the driver can.  This has to happen before
-	 * the first mapping is installed.
+	 * Software-managed MSI (e.g. ARM SMMU): the DMA API maps the MSI
+	 * doorbells at sw_msi_start, which the IOAS has reserved.
+	 */
+	if (IS_ENABLED(CONFIG_IOMMU_DMA) && sw_msi_start != PHYS_ADDR_MAX) {
+		rc = iommu_get_msi_cookie(hwpt->domain, sw_msi_start);
+		if (rc)
+			goto out_free_domain;
+	}
+
+	rc = iommu_attach_device_shared(hwpt->domain, dev);
+	if (rc)
+		goto out_free_domain;
+
+	/*
+	 * iommufd always maps with IOMMU_CACHE; with a device attached the
+	 * driver can tell whether it can also refuse no-snoop DMA.  Before
+	 * the first mapping: intel applies it to the IOPTEs it writes.
 	 */
 	if (hwpt->domain->ops->enforce_cache_coherency)
 		hwpt->enforce_cache_coherency =
@@ -77,47 +116,20 @@ iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 
 	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain);
 	if (rc)
-		goto out_free_domain;
+		goto out_detach;
 
 	/* The caller holds a reference on @ioas, so this one is never first */
 	iommufd_ref_object(&ioas->obj);
 	list_add_tail(&hwpt->hwpt_item, &ioas->hwpt_list);
 	return hwpt;
 
+out_detach:
+	iommu_detach_device_shared(hwpt->domain, dev);
 out_free_domain:
 	iommu_domain_free(hwpt->domain);
 out_abort:
-	mutex_destroy(&hwpt->devices_lock);
 	iommufd_object_abort(ictx, &hwpt->obj);
 	return ERR_PTR(rc);
-}
-
-/**
- * iommufd_hw_pagetable_abort() - Undo iommufd_hw_pagetable_alloc()
- * @ictx: iommufd context
- * @hwpt: a HW_PAGETABLE that was never finalized and has no device
- *
- * The caller still holds the hwpt->ioas->mutex it held for
- * iommufd_hw_pagetable_alloc(), and a reference on hwpt->ioas of its own.
- * Unlike iommufd_object_abort_and_destroy(), which would call
- * iommufd_hw_pagetable_destroy() and take that mutex again, this undoes the
- * allocation under the caller's lock.  Never fails.
- */
-void iommufd_hw_pagetable_abort(struct iommufd_ctx *ictx,
-				struct iommufd_hw_pagetable *hwpt)
-{
-	struct iommufd_ioas *ioas = hwpt->ioas;
-
-	lockdep_assert_held(&ioas->mutex);
-	WARN_ON(!list_empty(&hwpt->devices));
-
-	list_del_init(&hwpt->hwpt_item);
-	iopt_table_remove_domain(&ioas->iopt, hwpt->domain);
-	iommu_domain_free(hwpt->domain);
-	mutex_destroy(&hwpt->devices_lock);
-	/* The caller's own reference keeps @ioas alive */
-	refcount_dec(&ioas->obj.users);
-	iommufd_object_abort(ictx, &hwpt->obj);
 }
 
 /**
@@ -142,8 +154,8 @@ void iommufd_hw_pagetable_destroy(struct iommufd_object *obj)
 	iopt_table_remove_domain(&ioas->iopt, hwpt->domain);
 	mutex_unlock(&ioas->mutex);
 
+	/* No device is attached to it any more */
 	iommu_domain_free(hwpt->domain);
-	mutex_destroy(&hwpt->devices_lock);
 
 	/*
 	 * The IOAS is still in the table, which holds a reference of its own,

@@ -65,6 +65,7 @@
 #include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/sched.h>
@@ -74,9 +75,22 @@
 
 #include "iommufd_private.h"
 #include "io_pagetable.h"
+#ifdef CONFIG_IOMMUFD_TEST
+#include "iommufd_test.h"
+#endif
 
 /* Largest congruence modulus tried when choosing an IOVA */
 #define IOPT_MAX_ALLOC_ALIGN SZ_1G
+
+/*
+ * Areas one io_pagetable may hold, like VFIO type1's dma_entry_limit: MAP
+ * is bounded by RLIMIT_MEMLOCK, but COPY creates areas without pinning or
+ * charging anything.
+ */
+static unsigned int iopt_max_areas = U16_MAX;
+module_param_named(max_areas, iopt_max_areas, uint, 0644);
+MODULE_PARM_DESC(max_areas,
+		 "Maximum number of mappings (areas) of one IOAS; more fail with ENOSPC (default 65535)");
 
 static struct iopt_area *to_area(struct interval_tree_node *node)
 {
@@ -97,73 +111,6 @@ static struct iommu_domain *iopt_domain(struct io_pagetable *iopt,
 static unsigned long domain_min_pgsize(struct iommu_domain *domain)
 {
 	return 1UL << __ffs(domain->pgsize_bitmap);
-}
-
-/*
- * Hole iterator: walks, in IOVA order, the ranges of [0, ULONG_MAX] that no
- * node of one or two interval trees covers.  The nodes may overlap.
- */
-struct iopt_hole_iter {
-	struct interval_tree_node *used[2];
-	unsigned long next;	/* lowest IOVA not known to be covered */
-	bool at_end;		/* everything up to ULONG_MAX was walked */
-	bool done;		/* no more holes; start/last are invalid */
-	unsigned long start;	/* current hole */
-	unsigned long last;
-};
-
-static void iopt_hole_iter_skip(struct iopt_hole_iter *it, unsigned long last)
-{
-	if (last == ULONG_MAX)
-		it->at_end = true;
-	else
-		it->next = last + 1;
-}
-
-static void iopt_hole_iter_next(struct iopt_hole_iter *it)
-{
-	while (!it->at_end) {
-		struct interval_tree_node **slot = NULL;
-		struct interval_tree_node *node;
-		unsigned int i;
-
-		for (i = 0; i != ARRAY_SIZE(it->used); i++)
-			if (it->used[i] &&
-			    (!slot || it->used[i]->start < (*slot)->start))
-				slot = &it->used[i];
-
-		if (!slot) {
-			it->start = it->next;
-			it->last = ULONG_MAX;
-			it->at_end = true;
-			return;
-		}
-
-		node = *slot;
-		*slot = interval_tree_iter_next(node, 0, ULONG_MAX);
-		if (node->start > it->next) {
-			it->start = it->next;
-			it->last = node->start - 1;
-			iopt_hole_iter_skip(it, node->last);
-			return;
-		}
-		if (node->last >= it->next)
-			iopt_hole_iter_skip(it, node->last);
-	}
-	it->done = true;
-}
-
-static void iopt_hole_iter_first(struct iopt_hole_iter *it,
-				 struct rb_root_cached *root0,
-				 struct rb_root_cached *root1)
-{
-	it->used[0] = interval_tree_iter_first(root0, 0, ULONG_MAX);
-	it->used[1] = root1 ? interval_tree_iter_first(root1, 0, ULONG_MAX) :
-			      NULL;
-	it->next = 0;
-	it->at_end = false;
-	it->done = false;
-	iopt_hole_iter_next(it);
 }
 
 /*
@@ -188,34 +135,46 @@ static bool iopt_fit(unsigned long start, unsigned long last,
 	return true;
 }
 
+/*
+ * Look for room in [@start, @last], a range that is free of areas and
+ * reserved IOVA, and, when allowed ranges exist, inside one of them.
+ */
+static bool iopt_fit_allowed(struct io_pagetable *iopt, unsigned long start,
+			     unsigned long last, unsigned long length,
+			     unsigned long mod, unsigned long off,
+			     unsigned long *iova)
+{
+	struct interval_tree_span_iter allowed;
+
+	if (RB_EMPTY_ROOT(&iopt->allowed_itree.rb_root))
+		return iopt_fit(start, last, length, mod, off, iova);
+
+	interval_tree_for_each_span(&allowed, &iopt->allowed_itree, start,
+				    last)
+		if (!allowed.is_hole &&
+		    iopt_fit(allowed.start_used, allowed.last_used, length,
+			     mod, off, iova))
+			return true;
+	return false;
+}
+
 static bool iopt_try_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 				unsigned long length, unsigned long mod,
 				unsigned long off)
 {
-	bool any_allowed = !RB_EMPTY_ROOT(&iopt->allowed_itree.rb_root);
-	struct iopt_hole_iter it;
+	struct interval_tree_span_iter area, reserved;
 
-	for (iopt_hole_iter_first(&it, &iopt->area_itree,
-				  &iopt->reserved_itree);
-	     !it.done; iopt_hole_iter_next(&it)) {
-		unsigned long start = max(it.start, PAGE_SIZE);
-		unsigned long last = min(it.last, ULONG_MAX - PAGE_SIZE);
-		struct interval_tree_node *node;
-
-		if (start > last)
+	/* Holes of the areas, then holes of the reserved IOVA inside them */
+	interval_tree_for_each_span(&area, &iopt->area_itree, PAGE_SIZE,
+				    ULONG_MAX - PAGE_SIZE) {
+		if (!area.is_hole)
 			continue;
-		if (!any_allowed) {
-			if (iopt_fit(start, last, length, mod, off, iova))
-				return true;
-			continue;
-		}
-		for (node = interval_tree_iter_first(&iopt->allowed_itree,
-						     start, last);
-		     node;
-		     node = interval_tree_iter_next(node, start, last))
-			if (iopt_fit(max(start, node->start),
-				     min(last, node->last), length, mod, off,
-				     iova))
+		interval_tree_for_each_span(&reserved, &iopt->reserved_itree,
+					    area.start_hole, area.last_hole)
+			if (reserved.is_hole &&
+			    iopt_fit_allowed(iopt, reserved.start_hole,
+					     reserved.last_hole, length, mod,
+					     off, iova))
 				return true;
 	}
 	return false;
@@ -249,16 +208,30 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 	return -ENOSPC;
 }
 
-/* A fixed IOVA range must be free of areas and reserved IOVA */
+/*
+ * A fixed IOVA range must be free of reserved IOVA and of areas.  Reserved
+ * IOVA is checked first: a range over both gets -EINVAL.
+ */
 static int iopt_check_iova_free(struct io_pagetable *iopt, unsigned long start,
 				unsigned long last)
 {
 	lockdep_assert_held(&iopt->iova_rwsem);
 
-	if (interval_tree_iter_first(&iopt->area_itree, start, last))
-		return -EEXIST;
 	if (interval_tree_iter_first(&iopt->reserved_itree, start, last))
 		return -EINVAL;
+	if (interval_tree_iter_first(&iopt->area_itree, start, last))
+		return -EEXIST;
+	return 0;
+}
+
+/* Room for @n more areas under the max_areas limit? */
+static int iopt_check_area_limit(struct io_pagetable *iopt, unsigned long n)
+{
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (n > READ_ONCE(iopt_max_areas) ||
+	    iopt->nareas > READ_ONCE(iopt_max_areas) - n)
+		return -ENOSPC;
 	return 0;
 }
 
@@ -395,16 +368,20 @@ static int iopt_insert_areas(struct io_pagetable *iopt,
 		rc = iopt_area_fill_domains(iopt, area);
 		if (rc)
 			goto err_unfill;
+		cond_resched();
 	}
 	list_for_each_entry_safe(area, tmp, areas, list) {
 		list_del_init(&area->list);
 		interval_tree_insert(&area->node, &iopt->area_itree);
+		iopt->nareas++;
 	}
 	return 0;
 
 err_unfill:
-	list_for_each_entry_continue_reverse(area, areas, list)
+	list_for_each_entry_continue_reverse(area, areas, list) {
 		iopt_area_unfill_domains(iopt, area);
+		cond_resched();
+	}
 	return rc;
 }
 
@@ -413,8 +390,9 @@ err_unfill:
  * an IOVA chosen for user address @hint (IOPT_ALLOC_IOVA).
  */
 static int iopt_map_areas(struct io_pagetable *iopt, struct list_head *areas,
-			  unsigned long *iova, unsigned long length,
-			  unsigned long hint, unsigned int flags)
+			  unsigned long nareas, unsigned long *iova,
+			  unsigned long length, unsigned long hint,
+			  unsigned int flags)
 {
 	unsigned long new_iova = *iova;
 	int rc;
@@ -422,6 +400,9 @@ static int iopt_map_areas(struct io_pagetable *iopt, struct list_head *areas,
 	down_read(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 
+	rc = iopt_check_area_limit(iopt, nareas);
+	if (rc)
+		goto out_unlock;
 	if (flags & IOPT_ALLOC_IOVA) {
 		rc = iopt_check_areas_alignment(iopt, areas,
 						hint & ~PAGE_MASK);
@@ -436,6 +417,7 @@ static int iopt_map_areas(struct io_pagetable *iopt, struct list_head *areas,
 	if (!rc)
 		rc = iopt_insert_areas(iopt, areas, new_iova);
 
+out_unlock:
 	up_write(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
 
@@ -456,10 +438,16 @@ static int iopt_map_areas(struct io_pagetable *iopt, struct list_head *areas,
  *              memory writable
  * @flags: IOPT_ALLOC_IOVA or 0
  *
+ * Everything that can be checked before pinning is: the number of areas,
+ * the alignment and that the fixed IOVA is free, or that an IOVA can be
+ * chosen, so that a call failing on IOVA never pins (it is all checked
+ * again under the locks once the memory is pinned).
+ *
  * Return: 0, -EINVAL (bad flags, length 0, misaligned, fixed IOVA over
  * reserved IOVA), -EOVERFLOW, -EEXIST (fixed IOVA over a mapping),
- * -ENOSPC, -ENOMEM, -EFAULT... On failure nothing is left pinned, charged
- * or mapped.
+ * -ENOSPC (no free IOVA, or max_areas reached), -ENOMEM, -EINTR (fatal
+ * signal while pinning), -EFAULT... On failure nothing is left pinned,
+ * charged or mapped.
  */
 int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, void __user *uptr,
@@ -479,24 +467,30 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	if (check_add_overflow((unsigned long)uptr, length - 1, &uptr_last))
 		return -EOVERFLOW;
 
-	/*
-	 * Refuse what is certain to fail before pinning anything.  It is all
-	 * checked again under the locks after pinning.
-	 */
+	/* Refuse what is certain to fail before pinning anything */
 	down_read(&iopt->domains_rwsem);
 	down_read(&iopt->iova_rwsem);
+	rc = iopt_check_area_limit(iopt, 1);
+	if (rc)
+		goto out_unlock;
 	if ((((flags & IOPT_ALLOC_IOVA) ? 0 : *iova) | length | page_off) &
-	    (iopt->iova_alignment - 1))
+	    (iopt->iova_alignment - 1)) {
 		rc = -EINVAL;
-	else if (!(flags & IOPT_ALLOC_IOVA))
+	} else if (flags & IOPT_ALLOC_IOVA) {
+		unsigned long unused;
+
+		rc = iopt_alloc_iova(iopt, &unused, (unsigned long)uptr,
+				     length);
+	} else {
 		rc = iopt_check_iova_free(iopt, *iova, *iova + length - 1);
+	}
+out_unlock:
 	up_read(&iopt->iova_rwsem);
 	up_read(&iopt->domains_rwsem);
 	if (rc)
 		return rc;
 
-	pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
-				 READ_ONCE(ictx->account_mode));
+	pages = iopt_alloc_pages(ictx, uptr, length, iommu_prot & IOMMU_WRITE);
 	if (IS_ERR(pages))
 		return PTR_ERR(pages);
 
@@ -512,8 +506,8 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	area->node.last = length - 1;
 	list_add_tail(&area->list, &areas);
 
-	rc = iopt_map_areas(iopt, &areas, iova, length, (unsigned long)uptr,
-			    flags);
+	rc = iopt_map_areas(iopt, &areas, 1, iova, length,
+			    (unsigned long)uptr, flags);
 	iopt_free_area_list(&areas);
 	return rc;
 }
@@ -525,7 +519,8 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
  */
 static int iopt_collect_copy(struct io_pagetable *src, unsigned long start,
 			     unsigned long last, int iommu_prot,
-			     struct list_head *areas, unsigned long *hint)
+			     struct list_head *areas, unsigned long *nareas,
+			     unsigned long *hint)
 {
 	struct interval_tree_node *node;
 	unsigned long cur = start;
@@ -561,6 +556,8 @@ static int iopt_collect_copy(struct io_pagetable *src, unsigned long start,
 		if (list_empty(areas))
 			*hint = area->pages->uptr + area->page_offset;
 		list_add_tail(&area->list, areas);
+		(*nareas)++;
+		cond_resched();
 
 		if (piece_last == last) {
 			covered = true;
@@ -591,13 +588,15 @@ static int iopt_collect_copy(struct io_pagetable *src, unsigned long start,
  * source piece, contiguous in IOVA.
  *
  * Return: 0, -ENOENT (source range not entirely mapped), -EPERM (write
- * access to memory pinned read-only), and the errors of
- * iopt_map_user_pages() for the destination.
+ * access to memory pinned read-only), -ENOSPC (no free IOVA, or @dst would
+ * hold more than max_areas areas), and the errors of iopt_map_user_pages()
+ * for the destination.
  */
 int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
 		   struct io_pagetable *dst, unsigned long *dst_iova,
 		   unsigned long length, int iommu_prot, unsigned int flags)
 {
+	unsigned long nareas = 0;
 	unsigned long src_last;
 	unsigned long hint = 0;
 	LIST_HEAD(areas);
@@ -610,9 +609,10 @@ int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
 		return -EOVERFLOW;
 
 	rc = iopt_collect_copy(src, src_iova, src_last, iommu_prot, &areas,
-			       &hint);
+			       &nareas, &hint);
 	if (!rc)
-		rc = iopt_map_areas(dst, &areas, dst_iova, length, hint, flags);
+		rc = iopt_map_areas(dst, &areas, nareas, dst_iova, length, hint,
+				    flags);
 	iopt_free_area_list(&areas);
 	return rc;
 }
@@ -651,9 +651,12 @@ static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 		struct iopt_area *area = to_area(node);
 
 		interval_tree_remove(node, &iopt->area_itree);
+		iopt->nareas--;
 		iopt_area_unfill_domains(iopt, area);
 		total += iopt_area_length(area);
 		list_add_tail(&area->list, &removed);
+		/* The locks are sleeping ones: unmapping many areas is long */
+		cond_resched();
 	}
 
 	up_write(&iopt->iova_rwsem);
@@ -703,82 +706,83 @@ int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, true, unmapped);
 }
 
-/* Free every node of a tree of struct iopt_allowed */
-static void iopt_free_allowed_tree(struct rb_root_cached *root)
+/**
+ * iopt_allowed_insert() - add a range to a list of allowed ranges
+ * @allowed: the list being built, not installed in any io_pagetable
+ * @start: first IOVA of the range
+ * @last: last IOVA of the range
+ *
+ * Return: 0, -EOVERFLOW (@last beyond ULONG_MAX), -EINVAL (@start >= @last,
+ * or the range overlaps one already in @allowed), -ENOMEM.
+ */
+int iopt_allowed_insert(struct rb_root_cached *allowed, u64 start, u64 last)
 {
-	struct iopt_allowed *allowed, *tmp;
+	struct iopt_allowed *node;
 
-	rbtree_postorder_for_each_entry_safe(allowed, tmp, &root->rb_root,
-					     node.rb)
-		kfree(allowed);
-	*root = RB_ROOT_CACHED;
+	if (last > ULONG_MAX)
+		return -EOVERFLOW;
+	if (start >= last || interval_tree_iter_first(allowed, start, last))
+		return -EINVAL;
+	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+	if (!node)
+		return -ENOMEM;
+	node->node.start = start;
+	node->node.last = last;
+	interval_tree_insert(&node->node, allowed);
+	return 0;
+}
+
+/**
+ * iopt_free_allowed() - free a list of allowed ranges
+ * @allowed: a list built by iopt_allowed_insert(), or given back by
+ *           iopt_set_allow_iova(); left empty
+ */
+void iopt_free_allowed(struct rb_root_cached *allowed)
+{
+	struct iopt_allowed *node, *tmp;
+
+	rbtree_postorder_for_each_entry_safe(node, tmp, &allowed->rb_root,
+					     node.rb) {
+		kfree(node);
+		cond_resched();
+	}
+	*allowed = RB_ROOT_CACHED;
 }
 
 /**
  * iopt_set_allow_iova() - replace the allowed ranges
  * @iopt: the io_pagetable
- * @ranges: the new ranges (may be NULL when @num is 0)
- * @num: number of ranges; 0 removes all
+ * @allowed: in: the new list (empty removes all); out: on success the old
+ *           list, else the new one, for iopt_free_allowed()
  *
  * Either every range is installed or the old list is kept.
  *
- * Return: 0, -EINVAL (start >= last, ranges overlapping each other),
- * -EOVERFLOW (a value does not fit an unsigned long), -EADDRINUSE (a range
- * overlaps reserved IOVA), -ENOMEM.
+ * Return: 0, -EADDRINUSE (a range overlaps reserved IOVA).
  */
 int iopt_set_allow_iova(struct io_pagetable *iopt,
-			const struct iommu_iova_range *ranges,
-			unsigned int num)
+			struct rb_root_cached *allowed)
 {
-	struct rb_root_cached allowed_itree = RB_ROOT_CACHED;
+	struct interval_tree_span_iter span;
 	struct rb_root_cached old;
-	struct interval_tree_node *node;
-	unsigned int i;
 	int rc = 0;
 
-	for (i = 0; i != num; i++) {
-		unsigned long start = ranges[i].start;
-		unsigned long last = ranges[i].last;
-		struct iopt_allowed *allowed;
-
-		if (start != ranges[i].start || last != ranges[i].last) {
-			rc = -EOVERFLOW;
-			goto out_free;
-		}
-		if (start >= last ||
-		    interval_tree_iter_first(&allowed_itree, start, last)) {
-			rc = -EINVAL;
-			goto out_free;
-		}
-		allowed = kzalloc(sizeof(*allowed), GFP_KERNEL_ACCOUNT);
-		if (!allowed) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		allowed->node.start = start;
-		allowed->node.last = last;
-		interval_tree_insert(&allowed->node, &allowed_itree);
-	}
-
 	down_write(&iopt->iova_rwsem);
-	for (node = interval_tree_iter_first(&allowed_itree, 0, ULONG_MAX);
-	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
-		if (interval_tree_iter_first(&iopt->reserved_itree, node->start,
-					     node->last)) {
+	/* Every used span of the reserved IOVA must be a hole of @allowed */
+	interval_tree_for_each_span(&span, &iopt->reserved_itree, 0,
+				    ULONG_MAX) {
+		if (!span.is_hole &&
+		    interval_tree_iter_first(allowed, span.start_used,
+					     span.last_used)) {
 			rc = -EADDRINUSE;
 			break;
 		}
 	}
 	if (!rc) {
 		old = iopt->allowed_itree;
-		iopt->allowed_itree = allowed_itree;
-		allowed_itree = old;
+		iopt->allowed_itree = *allowed;
+		*allowed = old;
 	}
 	up_write(&iopt->iova_rwsem);
-
-out_free:
-	/* The rejected new list, or the old one that was replaced */
-	iopt_free_allowed_tree(&allowed_itree);
 	return rc;
 }
 
@@ -798,15 +802,17 @@ int iopt_get_usable_ranges(struct io_pagetable *iopt,
 			   struct iommu_iova_range *ranges, unsigned int max,
 			   unsigned int *total)
 {
-	struct iopt_hole_iter it;
+	struct interval_tree_span_iter span;
 	unsigned int n = 0;
 
 	down_read(&iopt->iova_rwsem);
-	for (iopt_hole_iter_first(&it, &iopt->reserved_itree, NULL); !it.done;
-	     iopt_hole_iter_next(&it)) {
+	interval_tree_for_each_span(&span, &iopt->reserved_itree, 0,
+				    ULONG_MAX) {
+		if (!span.is_hole)
+			continue;
 		if (n < max) {
-			ranges[n].start = it.start;
-			ranges[n].last = it.last;
+			ranges[n].start = span.start_hole;
+			ranges[n].last = span.last_hole;
 		}
 		n++;
 	}
@@ -1021,8 +1027,11 @@ static int iopt_fill_domain(struct io_pagetable *iopt,
 err_unfill:
 	failed = node;
 	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
-	     node != failed; node = interval_tree_iter_next(node, 0, ULONG_MAX))
+	     node != failed;
+	     node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
 		iopt_area_unfill_domain(to_area(node), domain);
+		cond_resched();
+	}
 	return rc;
 }
 
@@ -1142,6 +1151,104 @@ out_unlock:
 	up_write(&iopt->domains_rwsem);
 }
 
+/* Does [@start, @last] hold a mapping or an allowed range? */
+static bool iopt_range_in_use(struct io_pagetable *iopt, unsigned long start,
+			      unsigned long last)
+{
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	return interval_tree_iter_first(&iopt->area_itree, start, last) ||
+	       interval_tree_iter_first(&iopt->allowed_itree, start, last);
+}
+
+/**
+ * iopt_table_update_domain() - re-measure a domain after another attach
+ * @iopt: the io_pagetable
+ * @domain: a domain added by iopt_table_add_domain()
+ *
+ * 6.1's drivers may narrow the aperture or change the page sizes of a
+ * domain when one more device is attached to it (intel: the address width
+ * and superpages of every IOMMU unit serving it).  Check that every mapping
+ * and allowed range of @iopt still fits @domain as it is now, then move the
+ * domain's reservation of the IOVA outside its aperture to the new aperture
+ * and recompute the IOVA alignment.  The reservation never needs to be
+ * allocated under the locks: both nodes are allocated first.
+ *
+ * Return: 0; -EINVAL if @domain has no usable page size or a bad aperture
+ * (or is not in @iopt); -EADDRINUSE if a mapping is misaligned for its
+ * minimum page size or a mapping or allowed range lies outside its
+ * aperture; -ENOMEM.  On failure @iopt is unchanged.
+ */
+int iopt_table_update_domain(struct io_pagetable *iopt,
+			     struct iommu_domain *domain)
+{
+	u64 ap_start = domain->geometry.aperture_start;
+	u64 ap_end = domain->geometry.aperture_end;
+	struct iopt_reserved *below, *above;
+	bool has_aperture = ap_start || ap_end;
+	unsigned long align;
+	unsigned int index;
+	int rc = 0;
+
+	if (!domain->pgsize_bitmap || domain_min_pgsize(domain) > PAGE_SIZE ||
+	    (has_aperture && ap_start > ap_end))
+		return -EINVAL;
+
+	below = kzalloc(sizeof(*below), GFP_KERNEL_ACCOUNT);
+	above = kzalloc(sizeof(*above), GFP_KERNEL_ACCOUNT);
+	if (!below || !above) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	for (index = 0; index != iopt->next_domain_id; index++)
+		if (iopt_domain(iopt, index) == domain)
+			break;
+	if (WARN_ON(index == iopt->next_domain_id)) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+
+	align = max(iopt->iova_alignment, domain_min_pgsize(domain));
+	if (!iopt_areas_aligned(iopt, align) ||
+	    (has_aperture && ap_start &&
+	     iopt_range_in_use(iopt, 0, min_t(u64, ap_start - 1, ULONG_MAX))) ||
+	    (has_aperture && ap_end < ULONG_MAX &&
+	     iopt_range_in_use(iopt, ap_end + 1, ULONG_MAX))) {
+		rc = -EADDRINUSE;
+		goto out_unlock;
+	}
+
+	/* Nothing can fail from here on */
+	__iopt_remove_reserved_iova(iopt, domain);
+	if (has_aperture && ap_start) {
+		below->node.start = 0;
+		below->node.last = min_t(u64, ap_start - 1, ULONG_MAX);
+		below->owner = domain;
+		interval_tree_insert(&below->node, &iopt->reserved_itree);
+		below = NULL;
+	}
+	if (has_aperture && ap_end < ULONG_MAX) {
+		above->node.start = ap_end + 1;
+		above->node.last = ULONG_MAX;
+		above->owner = domain;
+		interval_tree_insert(&above->node, &iopt->reserved_itree);
+		above = NULL;
+	}
+	iopt->iova_alignment = iopt_calc_alignment(iopt);
+
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+out_free:
+	kfree(below);
+	kfree(above);
+	return rc;
+}
+
 /**
  * iopt_set_large_pages() - IOMMU_OPTION_HUGE_PAGES
  * @iopt: the io_pagetable
@@ -1150,8 +1257,9 @@ out_unlock:
  * Disabling maps every later mapping PAGE_SIZE by PAGE_SIZE and raises the
  * IOVA alignment to PAGE_SIZE.
  *
- * Return: 0, or -EINVAL when disabling while the IOAS has both a domain and
- * mappings, or mappings that are not PAGE_SIZE aligned.
+ * Return: 0, -EINVAL when disabling while the IOAS has both a domain and
+ * mappings, -EADDRINUSE when disabling while a mapping is not PAGE_SIZE
+ * aligned.
  */
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 {
@@ -1163,10 +1271,11 @@ int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 	if (enable) {
 		iopt->disable_large_pages = false;
 	} else if (!iopt->disable_large_pages) {
-		if ((iopt->next_domain_id &&
-		     !RB_EMPTY_ROOT(&iopt->area_itree.rb_root)) ||
-		    !iopt_areas_aligned(iopt, PAGE_SIZE))
+		if (iopt->next_domain_id &&
+		    !RB_EMPTY_ROOT(&iopt->area_itree.rb_root))
 			rc = -EINVAL;
+		else if (!iopt_areas_aligned(iopt, PAGE_SIZE))
+			rc = -EADDRINUSE;
 		else
 			iopt->disable_large_pages = true;
 	}
@@ -1177,6 +1286,57 @@ int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 	up_write(&iopt->domains_rwsem);
 	return rc;
 }
+
+#ifdef CONFIG_IOMMUFD_TEST
+/**
+ * iopt_get_metadata() - IOMMU_TEST_OP_IOAS_METADATA
+ * @iopt: the io_pagetable
+ * @cmd: the command; its metadata member is filled
+ *
+ * Counts the areas and, once each, the pages objects behind them, with
+ * the kernel memory of both (see iopt_pages_metadata()).
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopt_get_metadata(struct io_pagetable *iopt, struct iommu_test_cmd *cmd)
+{
+	struct interval_tree_node *node;
+	u64 areas = 0, npages = 0, runs = 0, bytes = 0;
+	struct xarray seen;
+	int rc = 0;
+
+	/* Distinct pages objects, by address */
+	xa_init(&seen);
+	down_read(&iopt->iova_rwsem);
+	for (node = interval_tree_iter_first(&iopt->area_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		struct iopt_area *area = to_area(node);
+		unsigned long key = (unsigned long)area->pages /
+				    sizeof(*area->pages);
+
+		areas++;
+		bytes += ksize(area);
+		rc = xa_insert(&seen, key, area->pages, GFP_KERNEL);
+		if (rc == -EBUSY) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		npages++;
+		iopt_pages_metadata(area->pages, &bytes, &runs);
+		cond_resched();
+	}
+	up_read(&iopt->iova_rwsem);
+	xa_destroy(&seen);
+
+	cmd->metadata.out_areas = areas;
+	cmd->metadata.out_pages = npages;
+	cmd->metadata.out_runs = runs;
+	cmd->metadata.out_bytes = bytes;
+	return rc;
+}
+#endif
 
 /**
  * iopt_init_table() - initialize an empty io_pagetable
@@ -1191,6 +1351,7 @@ void iopt_init_table(struct io_pagetable *iopt)
 	iopt->area_itree = RB_ROOT_CACHED;
 	iopt->allowed_itree = RB_ROOT_CACHED;
 	iopt->reserved_itree = RB_ROOT_CACHED;
+	iopt->nareas = 0;
 	iopt->disable_large_pages = false;
 	iopt->iova_alignment = 1;
 }
@@ -1213,10 +1374,12 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	down_write(&iopt->iova_rwsem);
 	rbtree_postorder_for_each_entry_safe(reserved, tmp,
 					     &iopt->reserved_itree.rb_root,
-					     node.rb)
+					     node.rb) {
 		kfree(reserved);
+		cond_resched();
+	}
 	iopt->reserved_itree = RB_ROOT_CACHED;
-	iopt_free_allowed_tree(&iopt->allowed_itree);
+	iopt_free_allowed(&iopt->allowed_itree);
 	up_write(&iopt->iova_rwsem);
 
 	xa_destroy(&iopt->domains);

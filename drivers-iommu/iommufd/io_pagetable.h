@@ -12,30 +12,23 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 
 struct iommu_domain;
+struct iommufd_ctx;
 struct mm_struct;
 struct user_struct;
 
 /**
- * struct iopt_pfn_run - physically contiguous pinned pages
- * @pfn: PFN of the first page of the run
- * @index: index, within the pages object, of the first page of the run
- *
- * The run ends where the next one starts (or at &iopt_pages.npinned for the
- * last run).  Storing the start index instead of the length lets a page
- * index be looked up with a binary search.
- */
-struct iopt_pfn_run {
-	unsigned long pfn;
-	unsigned long index;
-};
-
-/**
  * struct iopt_pages - user memory pinned by one IOMMU_IOAS_MAP
  * @kref: one reference per area using the memory (in any io_pagetable)
- * @runs: the pinned PFNs, as runs of contiguous PFNs, in page index order
- * @nruns: number of valid entries of @runs
+ * @chunks: the pinned PFNs as runs of contiguous PFNs, in page index
+ *          order, in page-sized chunks indexed 0..@nchunks - 1 (see
+ *          pages.c)
+ * @nchunks: number of chunks
+ * @nruns: number of runs in all chunks
+ * @last_run_pfn: first PFN of the last run, while pinning
+ * @last_run_npages: number of pages of the last run, while pinning
  * @npinned: number of pinned pages; also what is charged while the pages
  *           object lives
  * @uptr: page aligned user address of page index 0
@@ -57,8 +50,11 @@ struct iopt_pfn_run {
  */
 struct iopt_pages {
 	struct kref kref;
-	struct iopt_pfn_run *runs;
+	struct xarray chunks;
+	unsigned long nchunks;
 	unsigned long nruns;
+	unsigned long last_run_pfn;
+	unsigned long last_run_npages;
 	unsigned long npinned;
 	unsigned long uptr;
 	struct mm_struct *source_mm;
@@ -123,8 +119,9 @@ static inline unsigned long iopt_area_length(struct iopt_area *area)
 }
 
 /* pages.c */
-struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
-				    bool writable, u8 account_mode);
+struct iopt_pages *iopt_alloc_pages(struct iommufd_ctx *ictx,
+				    void __user *uptr, unsigned long length,
+				    bool writable);
 void iopt_release_pages(struct kref *kref);
 
 static inline void iopt_get_pages(struct iopt_pages *pages)
@@ -142,5 +139,8 @@ int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain,
 			  bool small_pages);
 void iopt_area_unfill_domain(struct iopt_area *area,
 			     struct iommu_domain *domain);
+#ifdef CONFIG_IOMMUFD_TEST
+void iopt_pages_metadata(struct iopt_pages *pages, u64 *bytes, u64 *nruns);
+#endif
 
 #endif

@@ -22,9 +22,10 @@
 #include <linux/err.h>
 #include <linux/limits.h>
 #include <linux/mm.h>
-#include <linux/sizes.h>
+#include <linux/rbtree.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/iommufd.h>
 
@@ -35,8 +36,13 @@
  * is allocated only once io_pagetable.c has reported that more exist.
  */
 #define IOMMUFD_IOVA_RANGES_FIRST 256
-/* Largest list IOMMU_IOAS_ALLOW_IOVAS accepts (16 MiB of ranges) */
-#define IOMMUFD_ALLOW_IOVAS_MAX SZ_1M
+/*
+ * Bytes of user ranges IOMMU_IOAS_ALLOW_IOVAS reads at a time: the list
+ * itself has no limit but the memory it takes, charged to the caller.
+ */
+#define IOMMUFD_ALLOW_IOVAS_PIECE PAGE_SIZE
+/* Bound of every kvmalloc(), which refuses (and WARNs) above INT_MAX */
+#define IOMMUFD_IOVA_RANGES_MAX (INT_MAX / sizeof(struct iommu_iova_range))
 
 #define IOMMUFD_MAP_FLAGS                                                     \
 	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |               \
@@ -168,6 +174,10 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 			break;
 		want = min_t(u32, room, total);
 		kvfree(ranges);
+		if (want > IOMMUFD_IOVA_RANGES_MAX) {
+			rc = -ENOMEM;
+			goto out_put;
+		}
 	}
 
 	if (copy_to_user(u64_to_user_ptr(cmd->allowed_iovas), ranges,
@@ -192,91 +202,90 @@ out_put:
 	return rc;
 }
 
-static int iommufd_iova_range_cmp(const void *a, const void *b)
-{
-	const struct iommu_iova_range *ra = a, *rb = b;
-
-	if (ra->start < rb->start)
-		return -1;
-	return ra->start > rb->start;
-}
-
 /*
- * Every range must have start <= last and, once sorted, ranges must not
- * overlap.  Adjacent ranges are fine.  Sorting changes nothing for the
- * caller: the list is a set.
+ * Read the @num ranges at @uptr into @allowed, IOMMUFD_ALLOW_IOVAS_PIECE
+ * bytes at a time, checking each range (start < last, no overlap, within
+ * unsigned long) as it is added.
  */
-static int iommufd_check_iova_ranges(struct iommu_iova_range *ranges,
-				     unsigned int num)
+static int iommufd_read_iova_ranges(struct rb_root_cached *allowed,
+				    void __user *uptr, u32 num)
 {
-	unsigned int i;
+	const size_t per_piece = IOMMUFD_ALLOW_IOVAS_PIECE /
+				 sizeof(struct iommu_iova_range);
+	struct iommu_iova_range *piece;
+	u32 done = 0;
+	int rc = 0;
 
-	for (i = 0; i != num; i++) {
-		if (ranges[i].start >= ranges[i].last)
-			return -EINVAL;
-		/* Ranges handed to io_pagetable.c are unsigned long */
-		if (ranges[i].last > ULONG_MAX)
-			return -EOVERFLOW;
+	piece = kmalloc(IOMMUFD_ALLOW_IOVAS_PIECE, GFP_KERNEL);
+	if (!piece)
+		return -ENOMEM;
+	while (done != num) {
+		size_t n = min_t(size_t, per_piece, num - done);
+		size_t i;
+
+		if (fatal_signal_pending(current)) {
+			rc = -EINTR;
+			break;
+		}
+		if (copy_from_user(piece, uptr + done * sizeof(*piece),
+				   n * sizeof(*piece))) {
+			rc = -EFAULT;
+			break;
+		}
+		for (i = 0; i != n && !rc; i++)
+			rc = iopt_allowed_insert(allowed, piece[i].start,
+						 piece[i].last);
+		if (rc)
+			break;
+		done += n;
+		cond_resched();
 	}
-
-	sort(ranges, num, sizeof(*ranges), iommufd_iova_range_cmp, NULL);
-	for (i = 1; i < num; i++)
-		if (ranges[i].start <= ranges[i - 1].last)
-			return -EINVAL;
-	return 0;
+	kfree(piece);
+	return rc;
 }
 
 /**
  * iommufd_ioas_allow_iovas() - IOMMU_IOAS_ALLOW_IOVAS
  * @ucmd: the command, a struct iommu_ioas_allow_iovas
  *
- * Replaces the IOAS's allowed list; num_iovas == 0 clears it.  The shape of
- * the list (each range ordered, no two overlapping) is checked here, before
- * the IOAS is touched; io_pagetable.c checks it against the reserved IOVA
- * and installs it atomically.
+ * Replaces the IOAS's allowed list; num_iovas == 0 clears it.  The list is
+ * read in bounded pieces and checked (each range ordered, no two
+ * overlapping) before the IOAS is touched; io_pagetable.c checks it against
+ * the reserved IOVA and installs it atomically.  There is no limit on
+ * num_iovas but the memory the list takes, which is charged to the caller.
  *
- * Return: 0, -EOPNOTSUPP (reserved field), -EINVAL (more than
- * IOMMUFD_ALLOW_IOVAS_MAX ranges, start >= last, overlapping ranges),
- * -EOVERFLOW (a range beyond ULONG_MAX), -ENOENT (no such IOAS), -ENOMEM,
- * -EFAULT, -EADDRINUSE (a range overlaps reserved IOVA).
+ * Return: 0, -EOPNOTSUPP (reserved field), -EINVAL (start >= last,
+ * overlapping ranges), -EOVERFLOW (a range beyond ULONG_MAX), -ENOENT (no
+ * such IOAS), -ENOMEM, -EFAULT, -EINTR (fatal signal while reading a long
+ * list), -EADDRINUSE (a range overlaps reserved IOVA).
  */
 int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_allow_iovas *cmd = ucmd->cmd;
-	struct iommu_iova_range *ranges = NULL;
+	struct rb_root_cached allowed = RB_ROOT_CACHED;
 	struct iommufd_ioas *ioas;
-	unsigned int num = cmd->num_iovas;
 	int rc;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (num > IOMMUFD_ALLOW_IOVAS_MAX)
-		return -EINVAL;
 
-	if (num) {
-		ranges = kvcalloc(num, sizeof(*ranges), GFP_KERNEL_ACCOUNT);
-		if (!ranges)
-			return -ENOMEM;
-		if (copy_from_user(ranges, u64_to_user_ptr(cmd->allowed_iovas),
-				   sizeof(*ranges) * num)) {
-			rc = -EFAULT;
-			goto out_free;
-		}
-		rc = iommufd_check_iova_ranges(ranges, num);
-		if (rc)
-			goto out_free;
-	}
+	rc = iommufd_read_iova_ranges(&allowed,
+				      u64_to_user_ptr(cmd->allowed_iovas),
+				      cmd->num_iovas);
+	if (rc)
+		goto out_free;
 
 	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas)) {
 		rc = PTR_ERR(ioas);
 		goto out_free;
 	}
-	rc = iopt_set_allow_iova(&ioas->iopt, ranges, num);
+	rc = iopt_set_allow_iova(&ioas->iopt, &allowed);
 	iommufd_put_object(ucmd->ictx, &ioas->obj);
 
 out_free:
-	kvfree(ranges);
+	/* The rejected new list, or the old one that was replaced */
+	iopt_free_allowed(&allowed);
 	return rc;
 }
 
@@ -464,11 +473,16 @@ out_put_src:
  * iova == 0 with length == U64_MAX removes every mapping and succeeds on
  * an empty IOAS.  Any other length of 0 is refused with -EINVAL, like an
  * IOMMU_IOAS_MAP of length 0.  The number of bytes removed is written back
- * only on success; after a failure, mappings before the failing one may be
- * gone and the caller learns nothing about them.
+ * only on success.  The range is checked before anything is removed, so a
+ * failed unmap removed nothing.
+ *
+ * Two concurrent unmaps of the same mapping never see it half removed: the
+ * IOVA lock makes one of them remove it and the other find nothing there
+ * (-ENOENT).  Upstream's EBUSY for a mapping still in use by an in-kernel
+ * access cannot happen here, since this series has no such access.
  *
  * Return: 0, -EINVAL, -EOVERFLOW, -ENOENT (no such IOAS, a mapping would be
- * cut or there is none in the range), -EBUSY, -EFAULT.
+ * cut or there is none in the range), -EFAULT.
  */
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 {
@@ -520,8 +534,8 @@ out_put:
  * still being created, so no mapping can ever have been charged under the
  * old mode.
  *
- * Return: 0, -EOPNOTSUPP (object_id not 0, unknown op), -EINVAL (val64 > 1),
- * -EPERM, -EBUSY.
+ * Return: 0, -EOPNOTSUPP (object_id not 0, unknown op), -EPERM (without
+ * CAP_SYS_RESOURCE, checked before the value), -EINVAL (val64 > 1), -EBUSY.
  */
 int iommufd_option_rlimit_mode(struct iommu_option *cmd,
 			       struct iommufd_ctx *ictx)
@@ -537,10 +551,11 @@ int iommufd_option_rlimit_mode(struct iommu_option *cmd,
 			     IOPT_PAGES_ACCOUNT_MM;
 		return 0;
 	case IOMMU_OPTION_OP_SET:
-		if (cmd->val64 > 1)
-			return -EINVAL;
+		/* Privilege first: an unprivileged caller learns nothing */
 		if (!capable(CAP_SYS_RESOURCE))
 			return -EPERM;
+		if (cmd->val64 > 1)
+			return -EINVAL;
 
 		xa_lock(&ictx->objects);
 		if (!xa_empty(&ictx->objects))

@@ -15,11 +15,13 @@
  *  selftest.c     CONFIG_IOMMUFD_TEST: mock IOMMU driver and IOMMU_TEST_CMD
  *
  * Lock order (outermost first):
- *   idev->lock -> ioas->mutex -> hwpt->devices_lock
- *   ioas->mutex -> iopt->domains_rwsem -> iopt->iova_rwsem
- * struct iopt_pages has no lock: it does not change after it is created.
- * group->mutex (iommu core) is taken inside all of them by the iommu_*
- * calls.
+ *   idev->lock -> ioas->mutex -> iopt->domains_rwsem -> iopt->iova_rwsem
+ *   ioas->mutex -> group->mutex (iommu core, taken by the iommu_attach_*,
+ *                  iommu_detach_* and iommu_device_* calls)
+ * The iommu core's group->mutex is never held while iommufd takes one of
+ * its own locks, and the io_pagetable's rwsems are never held while a
+ * device is attached or detached.  struct iopt_pages has no lock: it does
+ * not change after it is created.
  */
 #ifndef __IOMMUFD_PRIVATE_H
 #define __IOMMUFD_PRIVATE_H
@@ -56,12 +58,19 @@ enum iommufd_account_mode {
  *                waiting for an object to become destroyable
  * @account_mode: enum iommufd_account_mode used for new mappings; changed
  *                only while @objects is empty (under its xa_lock)
+ * @test_memory_limit: CONFIG_IOMMUFD_TEST: bytes of the temporary page
+ *                     array of one pin batch, 0 for the default; set by
+ *                     IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT on this context
+ *                     only (READ_ONCE/WRITE_ONCE)
  */
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
 	wait_queue_head_t destroy_wait;
 	u8 account_mode;
+#ifdef CONFIG_IOMMUFD_TEST
+	size_t test_memory_limit;
+#endif
 };
 
 enum iommufd_object_type {
@@ -137,7 +146,8 @@ void iommufd_put_object(struct iommufd_ctx *ictx, struct iommufd_object *obj);
  * Remove @obj from the table and destroy it, for objects owned by the
  * kernel (devices, selftest objects).  The caller holds one reference of
  * its own, which is consumed.  Waits until every other reference but the
- * table's is gone.  Never fails.
+ * table's is gone, at most 60 s: then it WARNs and leaves @obj in the
+ * table for the close of the context.  Never fails.
  */
 void iommufd_object_destroy_user(struct iommufd_ctx *ictx,
 				 struct iommufd_object *obj);
@@ -163,9 +173,11 @@ static inline bool iommufd_should_fail(void)
  *                 (write side to add or remove a domain)
  * @domains: the iommu_domains mirroring this IOVA space, indexes
  *           0..@next_domain_id - 1, no holes
- * @iova_rwsem: protects @area_itree, @allowed_itree, @reserved_itree and
- *              @disable_large_pages
+ * @iova_rwsem: protects @area_itree, @nareas, @allowed_itree,
+ *              @reserved_itree and @disable_large_pages
  * @area_itree: mapped IOVA (struct iopt_area, see io_pagetable.h)
+ * @nareas: number of areas in @area_itree, at most the max_areas module
+ *          parameter when they were inserted
  * @allowed_itree: IOMMU_IOAS_ALLOW_IOVAS ranges
  * @reserved_itree: reserved IOVA (device regions, outside a domain's
  *                  aperture, selftest ranges), each with an owner cookie
@@ -181,6 +193,7 @@ struct io_pagetable {
 
 	struct rw_semaphore iova_rwsem;
 	struct rb_root_cached area_itree;
+	unsigned int nareas;
 	struct rb_root_cached allowed_itree;
 	struct rb_root_cached reserved_itree;
 	u8 disable_large_pages;
@@ -220,10 +233,14 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
 
-/* Replace the allowed list (IOMMU_IOAS_ALLOW_IOVAS semantics). */
+/*
+ * IOMMU_IOAS_ALLOW_IOVAS: build a new list with iopt_allowed_insert(), then
+ * swap it in with iopt_set_allow_iova() and free what it gives back.
+ */
+int iopt_allowed_insert(struct rb_root_cached *allowed, u64 start, u64 last);
+void iopt_free_allowed(struct rb_root_cached *allowed);
 int iopt_set_allow_iova(struct io_pagetable *iopt,
-			const struct iommu_iova_range *ranges,
-			unsigned int num);
+			struct rb_root_cached *allowed);
 /*
  * Write at most @max usable ranges (IOMMU_IOAS_IOVA_RANGES) to @ranges and
  * return how many there are in *@total.
@@ -254,14 +271,29 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 /* Unmap everything from @domain and forget it.  Never fails. */
 void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
-/* IOMMU_OPTION_HUGE_PAGES; -EINVAL when it cannot be changed now */
+/*
+ * Re-check @domain, already added, after the driver changed its aperture or
+ * page sizes; -EADDRINUSE (and no change) if the mappings no longer fit.
+ */
+int iopt_table_update_domain(struct io_pagetable *iopt,
+			     struct iommu_domain *domain);
+/*
+ * IOMMU_OPTION_HUGE_PAGES; -EINVAL when it cannot be changed now,
+ * -EADDRINUSE when a mapping is not PAGE_SIZE aligned
+ */
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+#ifdef CONFIG_IOMMUFD_TEST
+struct iommu_test_cmd;
+/* IOMMU_TEST_OP_IOAS_METADATA: fill cmd->metadata */
+int iopt_get_metadata(struct io_pagetable *iopt, struct iommu_test_cmd *cmd);
+#endif
 
 /**
  * struct iommufd_ioas - the IOAS object
  * @obj: object header
  * @iopt: the IOVA space
- * @mutex: protects @hwpt_list and serializes attaching domains to @iopt
+ * @mutex: protects @hwpt_list and the device lists of its HW_PAGETABLEs;
+ *         serializes adding domains to @iopt and attaching devices to them
  * @hwpt_list: HW_PAGETABLEs whose domain mirrors @iopt
  */
 struct iommufd_ioas {
@@ -297,12 +329,17 @@ int iommufd_option_rlimit_mode(struct iommu_option *cmd,
  * struct iommufd_hw_pagetable - the HW_PAGETABLE object
  * @obj: object header
  * @ioas: the IOAS this page table mirrors; holds a reference on it
- * @domain: the iommu_domain, added to @ioas->iopt
+ * @domain: the iommu_domain, added to @ioas->iopt; the iommu core knows
+ *          which devices are attached to it
  * @auto_domain: created by an attach; destroyed with its last device
- * @enforce_cache_coherency: the domain enforces coherent DMA
+ * @enforce_cache_coherency: the driver agreed, right after the first
+ *                           attach, to refuse no-snoop DMA for the domain;
+ *                           only devices that can join such a domain are
+ *                           attached to it.  Set before the object is
+ *                           published, then constant.
  * @hwpt_item: entry in @ioas->hwpt_list (under @ioas->mutex)
- * @devices_lock: protects @devices
- * @devices: attached struct iommufd_device (devices_item)
+ * @devices: attached struct iommufd_device (devices_item), under
+ *           @ioas->mutex
  */
 struct iommufd_hw_pagetable {
 	struct iommufd_object obj;
@@ -311,7 +348,6 @@ struct iommufd_hw_pagetable {
 	bool auto_domain;
 	bool enforce_cache_coherency;
 	struct list_head hwpt_item;
-	struct mutex devices_lock;	/* see the kernel-doc above */
 	struct list_head devices;
 };
 
@@ -320,10 +356,7 @@ static_assert(offsetof(struct iommufd_hw_pagetable, obj) == 0);
 /* hw_pagetable.c; the caller holds ioas->mutex */
 struct iommufd_hw_pagetable *
 iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-			   struct device *dev);
-/* Undo iommufd_hw_pagetable_alloc() before finalize, under ioas->mutex */
-void iommufd_hw_pagetable_abort(struct iommufd_ctx *ictx,
-				struct iommufd_hw_pagetable *hwpt);
+			   struct device *dev, phys_addr_t sw_msi_start);
 void iommufd_hw_pagetable_destroy(struct iommufd_object *obj);
 
 /* device.c */
@@ -341,7 +374,6 @@ void iommufd_device_destroy(struct iommufd_object *obj);
 struct iommufd_ucmd;
 int iommufd_test(struct iommufd_ucmd *ucmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
-extern size_t iommufd_test_memory_limit;
 int __init iommufd_test_init(void);
 void iommufd_test_exit(void);
 #else

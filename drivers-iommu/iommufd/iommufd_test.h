@@ -13,8 +13,18 @@
 #ifndef _UAPI_IOMMUFD_TEST_H
 #define _UAPI_IOMMUFD_TEST_H
 
-#include <linux/types.h>
+#include <linux/ioctl.h>
 #include <linux/iommufd.h>
+#include <linux/types.h>
+
+/*
+ * MOCK_IO_PAGE_SIZE uses PAGE_SIZE: the kernel's, or the one user space
+ * defines before including this file (there is no user space header for
+ * it).
+ */
+#ifdef __KERNEL__
+#include <asm/page.h>
+#endif
 
 enum {
 	/* Reserve [start, start + length) in IOAS @id */
@@ -29,15 +39,98 @@ enum {
 	IOMMU_TEST_OP_MD_CHECK_MAP,
 	/* Check that every page of [uptr, uptr + length) has @refs pins */
 	IOMMU_TEST_OP_MD_CHECK_REFS,
-	/* Limit the temporary memory of a pin batch to @limit bytes */
+	/*
+	 * Limit the temporary memory of a pin batch of this iommufd to
+	 * @limit bytes
+	 */
 	IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+	/*
+	 * IOMMU_TEST_OP_MOCK_DOMAIN with a choice of mock IOMMU, IOMMU
+	 * instance and iommu_group (MOCK_FLAGS_DEVICE_*); attaches to IOAS
+	 * or HW_PAGETABLE @id unless MOCK_FLAGS_DEVICE_NO_ATTACH
+	 */
+	IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+	/* Attach the mock device of selftest object @id to pt_id */
+	IOMMU_TEST_OP_MOCK_DEVICE_ATTACH,
+	/* Detach the mock device of selftest object @id */
+	IOMMU_TEST_OP_MOCK_DEVICE_DETACH,
+	/* How many mock paging domains were ever allocated */
+	IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS,
+	/* Report the kernel memory describing the mappings of IOAS @id */
+	IOMMU_TEST_OP_IOAS_METADATA,
+};
+
+/*
+ * Mock IOMMUs.  Each behaves like one kind of 6.1 driver at attach:
+ *
+ * default      the domain is complete when allocated: aperture
+ *              [MOCK_APERTURE_START, MOCK_APERTURE_LAST], every power of
+ *              two from MOCK_IO_PAGE_SIZE up as page size.
+ * SMMUV3       like 6.1 arm-smmu-v3: a new domain has no aperture, only
+ *              MOCK_IO_PAGE_SIZE (the bus's page sizes) and no page table,
+ *              so map fails with -ENODEV; the first attach finishes it:
+ *              aperture [0, MOCK_SMMU_APERTURE_LAST], page sizes
+ *              PAGE_SIZE, 2 MiB and 1 GiB.
+ * INTEL        like 6.1 intel: a new domain has a 57-bit aperture and
+ *              PAGE_SIZE pages only; attached, its aperture is the
+ *              narrowest address width of the units of its devices
+ *              (MOCK_INTEL_APERTURE_LAST, or MOCK_INTEL_NARROW_LAST with
+ *              MOCK_FLAGS_DEVICE_NARROW) and it has 2 MiB and 1 GiB pages.
+ *              Unlike 6.1 intel, which refuses an attach that would leave
+ *              a mapping beyond the new width with -EFAULT, the mock
+ *              leaves that check to iommufd.
+ *
+ * A paging domain of the default and SMMUV3 mock IOMMUs is bound to the
+ * IOMMU instance of the first device attached to it, and an attach of a
+ * device behind another instance is refused with -ENXIO (6.1 arm-smmu-v3's
+ * answer for a domain of another SMMU); an INTEL domain, like 6.1 intel's,
+ * serves devices of any unit.  A domain of one kind refuses devices of the
+ * others with -ENXIO.  enforce_cache_coherency() succeeds unless a device
+ * whose unit cannot enforce it (MOCK_FLAGS_DEVICE_NO_SNOOP) is attached,
+ * so it succeeds for a domain without device, as on 6.1 intel; once it
+ * succeeded, such a device is refused with -EOPNOTSUPP.
+ *
+ * Every mock device created without MOCK_FLAGS_DEVICE_SAME_INSTANCE or
+ * MOCK_FLAGS_DEVICE_SAME_GROUP is behind an IOMMU instance of its own, in
+ * an iommu_group of its own.
+ */
+enum {
+	/* Behind a mock IOMMU that behaves like 6.1 arm-smmu-v3 */
+	MOCK_FLAGS_DEVICE_SMMUV3 = 1 << 0,
+	/* Behind a mock IOMMU that behaves like 6.1 intel */
+	MOCK_FLAGS_DEVICE_INTEL = 1 << 1,
+	/* Its IOMMU unit cannot enforce cache coherency (no Snoop Control) */
+	MOCK_FLAGS_DEVICE_NO_SNOOP = 1 << 2,
+	/* INTEL only: its unit has the narrower address width */
+	MOCK_FLAGS_DEVICE_NARROW = 1 << 3,
+	/*
+	 * Behind the IOMMU instance of the mock device of selftest object
+	 * peer_stdev_id, whose kind and unit flags it takes: no kind or unit
+	 * flag may be given with it
+	 */
+	MOCK_FLAGS_DEVICE_SAME_INSTANCE = 1 << 4,
+	/*
+	 * In the iommu_group of the mock device of selftest object
+	 * peer_stdev_id (and so behind its instance).  The peer must not be
+	 * attached yet: a device added to an attached group is not attached
+	 * by this kernel's iommu core.
+	 */
+	MOCK_FLAGS_DEVICE_SAME_GROUP = 1 << 5,
+	/* Only bind: attach later with IOMMU_TEST_OP_MOCK_DEVICE_ATTACH */
+	MOCK_FLAGS_DEVICE_NO_ATTACH = 1 << 6,
 };
 
 /* IOVA granule of mock domains: smaller than PAGE_SIZE on purpose */
 #define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
-/* IOVA the mock domains can translate */
+/* IOVA the default mock domains can translate */
 #define MOCK_APERTURE_START 0x1000000UL
 #define MOCK_APERTURE_LAST ((1UL << 31) - 1)
+/* Aperture of a MOCK_FLAGS_DEVICE_SMMUV3 domain once attached: [0, last] */
+#define MOCK_SMMU_APERTURE_LAST ((1ULL << 40) - 1)
+/* Aperture of a MOCK_FLAGS_DEVICE_INTEL domain: before and after attach */
+#define MOCK_INTEL_UNATTACHED_LAST ((1ULL << 57) - 1)
+#define MOCK_INTEL_APERTURE_LAST ((1ULL << 48) - 1)
+#define MOCK_INTEL_NARROW_LAST ((1ULL << 39) - 1)
 
 /**
  * struct iommu_test_cmd - ioctl(IOMMU_TEST_CMD)
@@ -47,12 +140,25 @@ enum {
  * @__reserved: must be 0
  * @add_reserved: IOMMU_TEST_OP_ADD_RESERVED
  * @mock_domain: IOMMU_TEST_OP_MOCK_DOMAIN: IDs of the selftest object
- *               (destroy it to unbind the mock device), of the device and
- *               of the HW_PAGETABLE it was attached to
- * @check_map: IOMMU_TEST_OP_MD_CHECK_MAP
+ *               (destroy it to detach and unbind the mock device), of the
+ *               device and of the HW_PAGETABLE it was attached to
+ * @mock_domain_flags: IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: MOCK_FLAGS_DEVICE_*
+ *                     and the selftest object of the peer device they name;
+ *                     out as @mock_domain (out_hwpt_id 0 if not attached)
+ * @mock_attach: IOMMU_TEST_OP_MOCK_DEVICE_ATTACH: an IOAS or HW_PAGETABLE
+ *               ID, and the HW_PAGETABLE the device was attached to
+ * @domain_allocs: IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS
+ * @check_map: IOMMU_TEST_OP_MD_CHECK_MAP; also returns the largest page
+ *             size the mock driver was asked to map in the range
  * @check_refs: IOMMU_TEST_OP_MD_CHECK_REFS
- * @memory_limit: IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT; 0 restores the
- *                default
+ * @memory_limit: IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, for the iommufd the
+ *                command is issued on; 0 restores the default
+ * @metadata: IOMMU_TEST_OP_IOAS_METADATA: number of areas (pieces of
+ *            mappings), of distinct pinned-memory objects behind them and
+ *            of PFN runs in those objects, and the bytes of kernel memory
+ *            all of them take (areas, pages objects, run chunks and the
+ *            xarray nodes indexing them); memory shared with another IOAS
+ *            by IOMMU_IOAS_COPY is counted in both
  * @last: end of the structure
  */
 struct iommu_test_cmd {
@@ -72,10 +178,26 @@ struct iommu_test_cmd {
 			__u32 __reserved;
 		} mock_domain;
 		struct {
+			__u32 dev_flags;
+			__u32 peer_stdev_id;
+			__u32 out_stdev_id;
+			__u32 out_idev_id;
+			__u32 out_hwpt_id;
+			__u32 __reserved;
+		} mock_domain_flags;
+		struct {
+			__u32 pt_id;
+			__u32 out_hwpt_id;
+		} mock_attach;
+		struct {
+			__aligned_u64 out_count;
+		} domain_allocs;
+		struct {
 			__aligned_u64 iova;
 			__aligned_u64 length;
 			__aligned_u64 uptr;
 			__aligned_u64 out_max_map_size;
+			__aligned_u64 out_max_pgsize;
 		} check_map;
 		struct {
 			__aligned_u64 length;
@@ -87,6 +209,12 @@ struct iommu_test_cmd {
 			__u32 limit;
 			__u32 __reserved;
 		} memory_limit;
+		struct {
+			__aligned_u64 out_areas;
+			__aligned_u64 out_pages;
+			__aligned_u64 out_runs;
+			__aligned_u64 out_bytes;
+		} metadata;
 	};
 	__u32 last;
 };

@@ -51,7 +51,9 @@
  *    uses the context.
  *  - Objects owned by the kernel (devices, selftest objects) are removed by
  *    their owner with iommufd_object_destroy_user(), which sleeps until
- *    every temporary reference is gone and cannot fail.
+ *    every temporary reference is gone and cannot fail.  Its wait is
+ *    bounded (60 s); on timeout the object is left in the table for the
+ *    close of the context, so it must not depend on its owner afterwards.
  *  - Closing the file destroys what is left leaf first: it keeps destroying
  *    every object only the table still references until the table is
  *    empty.  A kernel driver that bound a device holds a reference on the
@@ -64,6 +66,7 @@
 #include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -264,6 +267,14 @@ void iommufd_put_object(struct iommufd_ctx *ictx, struct iommufd_object *obj)
 	wake_up_all(&ictx->destroy_wait);
 }
 
+/*
+ * How long iommufd_object_destroy_user() waits for the temporary references
+ * of ioctls in flight.  An ioctl holds one for the duration of one call, so
+ * anything close to this is a bug (a leaked reference) or a task stuck in
+ * the kernel.
+ */
+#define IOMMUFD_DESTROY_TIMEOUT_MS 60000
+
 /**
  * iommufd_object_destroy_user() - remove and destroy a kernel-owned object
  * @ictx: context of the object
@@ -274,17 +285,40 @@ void iommufd_put_object(struct iommufd_ctx *ictx, struct iommufd_object *obj)
  * caller's reference is what keeps IOMMU_DESTROY away, and it is consumed
  * here.  Sleeps until only the table's and the caller's references remain,
  * i.e. until ioctls that looked @obj up are done with it, then removes it
- * from the table, runs its destroy operation and frees it.  Never fails.
- * No other long-term reference may exist, or this waits forever.
+ * from the table, runs its destroy operation and frees it.  No other
+ * long-term reference may exist.  Never fails.
+ *
+ * The wait is bounded: after IOMMUFD_DESTROY_TIMEOUT_MS (60 s) without the
+ * other references going away, this logs the object with pr_crit() and
+ * WARNs, drops the caller's reference and returns without destroying
+ * @obj.  The object then stays in the table with its type-specific state
+ * intact, as it was before the call: IOMMU_DESTROY can remove it once the
+ * other references are gone, and closing the context destroys it at the
+ * latest.  Everything an object refers to must therefore stay valid for as
+ * long as the object exists, not only until its owner calls this (a DEVICE
+ * object holds a reference on its struct device and on the DMA ownership
+ * of it).  The caller must not use @obj afterwards in either case.
  */
 void iommufd_object_destroy_user(struct iommufd_ctx *ictx,
 				 struct iommufd_object *obj)
 {
+	long timeout = msecs_to_jiffies(IOMMUFD_DESTROY_TIMEOUT_MS);
 	void *old;
 
 	for (;;) {
-		wait_event(ictx->destroy_wait,
-			   refcount_read(&obj->users) == 2);
+		timeout = wait_event_timeout(ictx->destroy_wait,
+					     refcount_read(&obj->users) == 2,
+					     timeout);
+		if (!timeout) {
+			pr_crit("object %u (type %d) still has %u users after %u ms, leaving it to the close of its context\n",
+				obj->id, obj->type,
+				refcount_read(&obj->users) - 2,
+				IOMMUFD_DESTROY_TIMEOUT_MS);
+			WARN_ON_ONCE(true);
+			/* The object stays in the table, with the table's ref */
+			iommufd_put_object(ictx, obj);
+			return;
+		}
 
 		/*
 		 * New references are only taken under the xa_lock, so if

@@ -12,18 +12,28 @@
  * again) and the iommu_domains those areas are mapped into.  Domains never
  * pin or unpin anything: filling a domain only reads the PFNs kept here.
  *
- * The PFNs are kept as runs of physically contiguous pages, {first PFN,
- * first page index}, in one kvmalloc'd array that is grown by doubling
- * while pinning and trimmed at the end.  Ordinary memory often comes in
- * runs of several pages, and huge pages always do, so the array is usually
- * much smaller than a page pointer per page, and each run becomes a single
+ * The PFNs are kept as runs of physically contiguous pages.  A run is
+ * packed in 8 bytes: its first PFN in the high bits and its number of pages
+ * in the IOPT_RUN_LEN_BITS low bits (longer contiguous memory takes several
+ * runs).  Runs are appended, in page index order, to chunks of at most a
+ * page (struct iopt_run_chunk; the last one is trimmed to what it holds)
+ * held in an xarray indexed by chunk number; each
+ * chunk records the page index of its first run, so the chunk holding a
+ * page index is found by a binary search over the chunks and the run by a
+ * walk of one chunk.  Every allocation is therefore one page at most,
+ * whatever the size of the mapping, and the metadata costs at most 8 bytes
+ * per pinned page (4K pages that are nowhere contiguous), plus one xarray
+ * slot per chunk; huge pages cost 8 bytes per huge page.  Ordinary memory
+ * often comes in runs of several pages, and each run becomes a single
  * iommu_map() call, which lets the IOMMU driver use large IOPTEs.
  *
  * Pinning uses pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE]) on the
  * calling process, in batches whose temporary struct page array is bounded
- * (64KiB, or iommufd_test_memory_limit in test builds).  Once the object is
- * returned by iopt_alloc_pages() it is never modified again, which is why
- * it needs no lock: users only read it, and the kref decides when it goes.
+ * (64KiB, or the IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT of the iommufd in test
+ * builds).  A fatal signal is checked before each batch: the pin then
+ * fails with -EINTR and nothing stays pinned.  Once the object is returned
+ * by iopt_alloc_pages() it is never modified again, which is why it needs
+ * no lock: users only read it, and the kref decides when it goes.
  *
  * Accounting
  * ----------
@@ -46,9 +56,14 @@
  * Dropping the last reference unpins every run (marking the pages dirty if
  * they were pinned writable), removes the charge and frees the object.  It
  * allocates nothing and cannot fail, so unmap, IOAS destruction and
- * close() always complete.  It may sleep (locking pages to dirty them,
- * taking the mmap lock in MM mode): references are only dropped from
- * process context, outside the io_pagetable locks when possible.
+ * close() always complete.  The one exception is an iommu_domain that
+ * unmaps less than it was asked to (a driver bug): the device may still
+ * reach the memory, so it is reported with a WARN and the pages object is
+ * leaked on purpose, pinned and charged, rather than freed.
+ *
+ * Dropping a reference may sleep (locking pages to dirty them, taking the
+ * mmap lock in MM mode): references are only dropped from process
+ * context, outside the io_pagetable locks when possible.
  *
  * Vocabulary: "last" is an inclusive bound, "end" an exclusive one.
  */
@@ -64,6 +79,7 @@
 #include <linux/sched/user.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 #include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
@@ -71,15 +87,136 @@
 
 /* Default size of the temporary struct page array of one pin batch */
 #define IOPT_PIN_BATCH_BYTES SZ_64K
-/* First allocation of the runs array */
-#define IOPT_MIN_RUNS 16UL
 
-static unsigned long iopt_pin_batch_pages(void)
+/*
+ * Width of a PFN: the largest physical address any configuration of the
+ * architecture can have, or all of phys_addr_t when the architecture does
+ * not say.
+ */
+#if defined(MAX_POSSIBLE_PHYSMEM_BITS)
+#define IOPT_PHYS_BITS MAX_POSSIBLE_PHYSMEM_BITS
+#elif defined(MAX_PHYSMEM_BITS)
+#define IOPT_PHYS_BITS MAX_PHYSMEM_BITS
+#else
+#define IOPT_PHYS_BITS (sizeof(phys_addr_t) * BITS_PER_BYTE)
+#endif
+#define IOPT_RUN_PFN_BITS (IOPT_PHYS_BITS - PAGE_SHIFT)
+/* What is left of 64 bits holds the length (x86-64: 24 bits, 64 GiB) */
+#define IOPT_RUN_LEN_BITS                                                    \
+	(64 - IOPT_RUN_PFN_BITS > 30 ? 30 : 64 - IOPT_RUN_PFN_BITS)
+#define IOPT_RUN_MAX_PAGES BIT(IOPT_RUN_LEN_BITS)
+static_assert(IOPT_RUN_PFN_BITS + IOPT_RUN_LEN_BITS <= 64);
+static_assert(IOPT_RUN_LEN_BITS >= 8);
+
+/**
+ * struct iopt_run_chunk - up to a page of PFN runs
+ * @first_index: page index, in the pages object, of the first page of
+ *               @runs[0]
+ * @nruns: number of valid entries of @runs
+ * @capacity: number of entries allocated
+ * @runs: runs packed as PFN << IOPT_RUN_LEN_BITS | (number of pages - 1),
+ *        in page index order, each starting where the previous one ends
+ */
+struct iopt_run_chunk {
+	unsigned long first_index;
+	unsigned int nruns;
+	unsigned int capacity;
+	u64 runs[];
+};
+
+/* Runs of a full, page-sized chunk */
+#define IOPT_CHUNK_RUNS                                                      \
+	((PAGE_SIZE - offsetof(struct iopt_run_chunk, runs)) / sizeof(u64))
+static_assert(IOPT_CHUNK_RUNS >= 64);
+
+static unsigned long iopt_run_pfn(u64 run)
+{
+	return run >> IOPT_RUN_LEN_BITS;
+}
+
+static unsigned long iopt_run_npages(u64 run)
+{
+	return (run & (IOPT_RUN_MAX_PAGES - 1)) + 1;
+}
+
+static u64 iopt_make_run(unsigned long pfn, unsigned long npages)
+{
+	return (u64)pfn << IOPT_RUN_LEN_BITS | (npages - 1);
+}
+
+static struct iopt_run_chunk *iopt_chunk(struct iopt_pages *pages,
+					 unsigned long chunk_no)
+{
+	return xa_load(&pages->chunks, chunk_no);
+}
+
+/**
+ * struct iopt_run_cursor - position on one run of a pages object
+ * @chunk: the chunk holding the run
+ * @chunk_no: its number in &iopt_pages.chunks
+ * @i: index of the run in @chunk
+ * @index: page index of the first page of the run
+ */
+struct iopt_run_cursor {
+	struct iopt_run_chunk *chunk;
+	unsigned long chunk_no;
+	unsigned int i;
+	unsigned long index;
+};
+
+static u64 iopt_cursor_run(struct iopt_run_cursor *cur)
+{
+	return cur->chunk->runs[cur->i];
+}
+
+/* Move to the next run; false after the last one */
+static bool iopt_cursor_next(struct iopt_pages *pages,
+			     struct iopt_run_cursor *cur)
+{
+	cur->index += iopt_run_npages(iopt_cursor_run(cur));
+	if (++cur->i != cur->chunk->nruns)
+		return true;
+	if (cur->chunk_no + 1 == pages->nchunks)
+		return false;
+	cur->chunk = iopt_chunk(pages, ++cur->chunk_no);
+	cur->i = 0;
+	return true;
+}
+
+/*
+ * Put @cur on the run holding page @index (< npinned): binary search of
+ * the last chunk starting at or before @index, then a walk of that chunk.
+ */
+static void iopt_cursor_seek(struct iopt_pages *pages,
+			     struct iopt_run_cursor *cur, unsigned long index)
+{
+	unsigned long lo = 0, hi = pages->nchunks;
+
+	/* Chunk 0 starts at index 0 */
+	while (hi - lo > 1) {
+		unsigned long mid = lo + (hi - lo) / 2;
+
+		if (iopt_chunk(pages, mid)->first_index <= index)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	cur->chunk_no = lo;
+	cur->chunk = iopt_chunk(pages, lo);
+	cur->i = 0;
+	cur->index = cur->chunk->first_index;
+	while (index - cur->index >= iopt_run_npages(iopt_cursor_run(cur))) {
+		cur->index += iopt_run_npages(iopt_cursor_run(cur));
+		cur->i++;
+	}
+}
+
+static unsigned long iopt_pin_batch_pages(struct iommufd_ctx *ictx)
 {
 	size_t bytes = IOPT_PIN_BATCH_BYTES;
 
 #ifdef CONFIG_IOMMUFD_TEST
-	size_t limit = READ_ONCE(iommufd_test_memory_limit);
+	size_t limit = READ_ONCE(ictx->test_memory_limit);
 
 	if (limit)
 		bytes = limit;
@@ -148,113 +285,127 @@ static void iopt_pages_uncharge(struct iopt_pages *pages, unsigned long npages)
 	}
 }
 
-/* Number of pages of run @i */
-static unsigned long iopt_run_npfns(struct iopt_pages *pages, unsigned long i)
+static void iopt_unpin_run(u64 run, bool dirty)
 {
-	unsigned long end = i + 1 < pages->nruns ? pages->runs[i + 1].index :
-						   pages->npinned;
-
-	return end - pages->runs[i].index;
-}
-
-/* Index of the run holding page @index; @index < npinned */
-static unsigned long iopt_find_run(struct iopt_pages *pages,
-				   unsigned long index)
-{
-	unsigned long lo = 0, hi = pages->nruns;
-
-	/* runs[0].index == 0 <= index: find the last run starting <= index */
-	while (hi - lo > 1) {
-		unsigned long mid = lo + (hi - lo) / 2;
-
-		if (pages->runs[mid].index <= index)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	unpin_user_page_range_dirty_lock(pfn_to_page(iopt_run_pfn(run)),
+					 iopt_run_npages(run), dirty);
 }
 
 /*
- * Unpin every pinned page and forget the runs.  @dirty is false on the
- * error path of pinning: the memory was never reachable by a device.
+ * Unpin every pinned page and free the runs.  @dirty is false on the error
+ * path of pinning: the memory was never reachable by a device.  Allocates
+ * nothing.
  */
 static void iopt_pages_unpin_all(struct iopt_pages *pages, bool dirty)
 {
-	unsigned long i;
+	struct iopt_run_chunk *chunk;
+	unsigned long chunk_no;
+	unsigned int i;
 
-	for (i = 0; i != pages->nruns; i++) {
-		unpin_user_page_range_dirty_lock(pfn_to_page(pages->runs[i].pfn),
-						 iopt_run_npfns(pages, i), dirty);
+	xa_for_each(&pages->chunks, chunk_no, chunk) {
+		for (i = 0; i != chunk->nruns; i++)
+			iopt_unpin_run(chunk->runs[i], dirty);
+		kfree(chunk);
 		cond_resched();
 	}
-	kvfree(pages->runs);
-	pages->runs = NULL;
+	xa_destroy(&pages->chunks);
+	pages->nchunks = 0;
 	pages->nruns = 0;
 	pages->npinned = 0;
 }
 
-/* Append one pinned page, growing the runs array (up to @max_runs) */
-static int iopt_pages_add_pfn(struct iopt_pages *pages, unsigned long *nalloc,
-			      unsigned long max_runs, unsigned long pfn)
+/*
+ * Append one pinned page: extend the last run or start a new one.  @left
+ * is the number of pages still to append, this one included: a new chunk
+ * is sized for that many runs, up to a page, so that a small mapping gets
+ * a small chunk.
+ */
+static int iopt_pages_add_pfn(struct iopt_pages *pages, unsigned long pfn,
+			      unsigned long left)
 {
-	if (pages->nruns) {
-		struct iopt_pfn_run *run = &pages->runs[pages->nruns - 1];
+	struct iopt_run_chunk *chunk = NULL;
+	int rc;
 
-		if (run->pfn + (pages->npinned - run->index) == pfn) {
+	if (pfn >> IOPT_RUN_PFN_BITS)
+		return -EOVERFLOW;
+
+	if (pages->nchunks) {
+		chunk = iopt_chunk(pages, pages->nchunks - 1);
+		if (pages->last_run_pfn + pages->last_run_npages == pfn &&
+		    pages->last_run_npages != IOPT_RUN_MAX_PAGES) {
+			pages->last_run_npages++;
+			chunk->runs[chunk->nruns - 1] =
+				iopt_make_run(pages->last_run_pfn,
+					      pages->last_run_npages);
 			pages->npinned++;
 			return 0;
 		}
 	}
 
-	if (pages->nruns == *nalloc) {
-		unsigned long n = min(max(*nalloc * 2, IOPT_MIN_RUNS), max_runs);
-		struct iopt_pfn_run *runs;
+	if (!chunk || chunk->nruns == chunk->capacity) {
+		unsigned int capacity = min_t(unsigned long, left,
+						IOPT_CHUNK_RUNS);
 
-		runs = kvrealloc(pages->runs, array_size(*nalloc, sizeof(*runs)),
-				 array_size(n, sizeof(*runs)), GFP_KERNEL_ACCOUNT);
-		if (!runs)
+		chunk = kmalloc(struct_size(chunk, runs, capacity),
+				GFP_KERNEL_ACCOUNT);
+		if (!chunk)
 			return -ENOMEM;
-		pages->runs = runs;
-		*nalloc = n;
+		chunk->first_index = pages->npinned;
+		chunk->nruns = 0;
+		chunk->capacity = capacity;
+		rc = xa_err(xa_store(&pages->chunks, pages->nchunks, chunk,
+				     GFP_KERNEL_ACCOUNT));
+		if (rc) {
+			kfree(chunk);
+			return rc;
+		}
+		pages->nchunks++;
 	}
 
-	pages->runs[pages->nruns].pfn = pfn;
-	pages->runs[pages->nruns].index = pages->npinned;
+	chunk->runs[chunk->nruns++] = iopt_make_run(pfn, 1);
+	pages->last_run_pfn = pfn;
+	pages->last_run_npages = 1;
 	pages->nruns++;
 	pages->npinned++;
 	return 0;
 }
 
-/* Give back the unused tail of the runs array when it is worth it */
-static void iopt_pages_trim_runs(struct iopt_pages *pages, unsigned long nalloc)
+/*
+ * The last chunk was sized for the worst case, one run per page: give back
+ * what contiguous memory left unused, when a smaller allocation exists.
+ * Keeps the chunk as it is if the allocation fails.
+ */
+static void iopt_pages_trim_last_chunk(struct iopt_pages *pages)
 {
-	struct iopt_pfn_run *runs;
+	struct iopt_run_chunk *chunk, *trimmed;
+	size_t size;
 
-	if (nalloc - pages->nruns < IOPT_MIN_RUNS ||
-	    nalloc / 2 < pages->nruns)
+	chunk = iopt_chunk(pages, pages->nchunks - 1);
+	size = struct_size(chunk, runs, chunk->nruns);
+	if (kmalloc_size_roundup(size) >= ksize(chunk))
 		return;
-	/* kvrealloc() never shrinks: copy by hand, keep the old one on error */
-	runs = kvmalloc_array(pages->nruns, sizeof(*runs), GFP_KERNEL_ACCOUNT);
-	if (!runs)
+	trimmed = kmalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!trimmed)
 		return;
-	memcpy(runs, pages->runs, array_size(pages->nruns, sizeof(*runs)));
-	kvfree(pages->runs);
-	pages->runs = runs;
+	memcpy(trimmed, chunk, size);
+	trimmed->capacity = chunk->nruns;
+	/* Replacing an existing entry allocates nothing and cannot fail */
+	xa_store(&pages->chunks, pages->nchunks - 1, trimmed, GFP_KERNEL);
+	kfree(chunk);
 }
 
 /*
  * Pin the @npages pages starting at pages->uptr.  On failure nothing is
  * left pinned.  The caller has charged @npages.
  */
-static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages)
+static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages,
+			  unsigned long batch)
 {
 	unsigned int gup_flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
-	unsigned long batch = min(iopt_pin_batch_pages(), npages);
-	unsigned long nalloc = 0;
 	struct page **page_list;
 	int rc = 0;
 
+	batch = min(batch, npages);
 	page_list = kvmalloc_array(batch, sizeof(*page_list), GFP_KERNEL);
 	if (!page_list)
 		return -ENOMEM;
@@ -264,6 +415,10 @@ static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages)
 		unsigned long n = min(batch, npages - pages->npinned);
 		long i, got;
 
+		if (fatal_signal_pending(current)) {
+			rc = -EINTR;
+			break;
+		}
 		if (iommufd_should_fail()) {
 			rc = -ENOMEM;
 			break;
@@ -274,8 +429,9 @@ static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages)
 			break;
 		}
 		for (i = 0; i != got; i++) {
-			rc = iopt_pages_add_pfn(pages, &nalloc, npages,
-						page_to_pfn(page_list[i]));
+			rc = iopt_pages_add_pfn(pages,
+						page_to_pfn(page_list[i]),
+						npages - pages->npinned);
 			if (rc) {
 				unpin_user_pages(page_list + i, got - i);
 				break;
@@ -291,28 +447,31 @@ static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages)
 		iopt_pages_unpin_all(pages, false);
 		return rc;
 	}
-	iopt_pages_trim_runs(pages, nalloc);
+	iopt_pages_trim_last_chunk(pages);
 	return 0;
 }
 
 /**
  * iopt_alloc_pages() - pin user memory of the current process
+ * @ictx: the iommufd: its accounting mode, and its pin batch size in test
+ *        builds
  * @uptr: first byte of the memory
  * @length: number of bytes, not 0
  * @writable: pin for writing (devices may write to the memory)
- * @account_mode: enum iommufd_account_mode to charge the memory with
  *
  * Charges and pins every page holding a byte of [@uptr, @uptr + @length).
  * Byte 0 of the returned object is the start of the page holding @uptr.
  *
  * Return: the pages object with one reference, or an ERR_PTR: -EINVAL,
  * -EOVERFLOW for a range wrapping around, -ENOMEM (allocation, or over
- * RLIMIT_MEMLOCK), -EFAULT and the other errors of pin_user_pages_fast().
- * On error nothing stays pinned or charged.
+ * RLIMIT_MEMLOCK), -EINTR (fatal signal), -EFAULT and the other errors of
+ * pin_user_pages_fast().  On error nothing stays pinned or charged.
  */
-struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
-				    bool writable, u8 account_mode)
+struct iopt_pages *iopt_alloc_pages(struct iommufd_ctx *ictx,
+				    void __user *uptr, unsigned long length,
+				    bool writable)
 {
+	u8 account_mode = READ_ONCE(ictx->account_mode);
 	unsigned long start = (unsigned long)uptr;
 	struct iopt_pages *pages;
 	unsigned long last;
@@ -331,6 +490,7 @@ struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
+	xa_init(&pages->chunks);
 	pages->uptr = start & PAGE_MASK;
 	pages->writable = writable;
 	/*
@@ -347,7 +507,7 @@ struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 	rc = iopt_pages_charge(pages, npages);
 	if (rc)
 		goto err_free;
-	rc = iopt_pages_pin(pages, npages);
+	rc = iopt_pages_pin(pages, npages, iopt_pin_batch_pages(ictx));
 	if (rc)
 		goto err_uncharge;
 	return pages;
@@ -381,6 +541,29 @@ void iopt_release_pages(struct kref *kref)
 }
 
 /*
+ * Keep @pages pinned and charged forever: a domain failed to unmap some of
+ * it, so a device may still reach the memory.  Freeing it would hand memory
+ * the device can write to back to the page allocator.
+ */
+static void iopt_pages_leak(struct iopt_pages *pages)
+{
+	iopt_get_pages(pages);
+	pr_err("iommufd: IOMMU driver failed to unmap; leaking %lu pinned pages\n",
+	       pages->npinned);
+}
+
+/* Unmap [@iova, @iova + @length) of @domain, which maps @pages there */
+static void iopt_pages_unmap(struct iopt_pages *pages,
+			     struct iommu_domain *domain, unsigned long iova,
+			     unsigned long length)
+{
+	size_t unmapped = iommu_unmap(domain, iova, length);
+
+	if (WARN_ON(unmapped != length))
+		iopt_pages_leak(pages);
+}
+
+/*
  * Map the bytes [@offset, @offset + @length) of @pages at @iova in @domain,
  * one iommu_map() per physically contiguous piece, or per page piece when
  * @small_pages.  On failure nothing of it stays mapped.
@@ -391,19 +574,20 @@ static int iopt_pages_map(struct iopt_pages *pages, unsigned long offset,
 {
 	unsigned long index = offset >> PAGE_SHIFT;
 	unsigned long sub = offset & ~PAGE_MASK;
+	struct iopt_run_cursor cur;
 	unsigned long done = 0;
-	unsigned long r;
 	int rc;
 
 	if (WARN_ON(!length || index >= pages->npinned ||
 		    length > (pages->npinned - index) * PAGE_SIZE - sub))
 		return -EINVAL;
 
-	r = iopt_find_run(pages, index);
+	iopt_cursor_seek(pages, &cur, index);
 	while (done != length) {
-		struct iopt_pfn_run *run = &pages->runs[r];
-		unsigned long run_end = run->index + iopt_run_npfns(pages, r);
-		phys_addr_t paddr = PFN_PHYS(run->pfn + (index - run->index)) + sub;
+		u64 run = iopt_cursor_run(&cur);
+		unsigned long run_end = cur.index + iopt_run_npages(run);
+		phys_addr_t paddr =
+			PFN_PHYS(iopt_run_pfn(run) + (index - cur.index)) + sub;
 		unsigned long size = (run_end - index) * PAGE_SIZE - sub;
 
 		size = min(size, length - done);
@@ -418,19 +602,15 @@ static int iopt_pages_map(struct iopt_pages *pages, unsigned long offset,
 		sub += size;
 		index += sub >> PAGE_SHIFT;
 		sub &= ~PAGE_MASK;
-		if (index == run_end)
-			r++;
+		if (index == run_end && done != length)
+			iopt_cursor_next(pages, &cur);
 		cond_resched();
 	}
 	return 0;
 
 err_unmap:
-	if (done) {
-		size_t unmapped = iommu_unmap(domain, iova, done);
-
-		if (IS_ENABLED(CONFIG_IOMMUFD_TEST))
-			WARN_ON(unmapped != done);
-	}
+	if (done)
+		iopt_pages_unmap(pages, domain, iova, done);
 	return rc;
 }
 
@@ -459,16 +639,61 @@ int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain,
  * @area: an area that was filled into @domain
  * @domain: the domain
  *
- * Never fails: a driver unmapping another amount than asked is a driver
- * bug, reported in test builds.
+ * Never fails.  A driver unmapping less than asked is a driver bug: it is
+ * reported with a WARN and the area's pages are leaked, still pinned,
+ * because the device may still reach them.
  */
 void iopt_area_unfill_domain(struct iopt_area *area,
 			     struct iommu_domain *domain)
 {
-	unsigned long length = iopt_area_length(area);
-	size_t unmapped;
-
-	unmapped = iommu_unmap(domain, iopt_area_iova(area), length);
-	if (IS_ENABLED(CONFIG_IOMMUFD_TEST))
-		WARN_ON(unmapped != length);
+	iopt_pages_unmap(area->pages, domain, iopt_area_iova(area),
+			 iopt_area_length(area));
 }
+
+#ifdef CONFIG_IOMMUFD_TEST
+/* Number of xa_nodes of @xa: each is counted at the first entry below it */
+static unsigned long iopt_xa_nodes(struct xarray *xa)
+{
+	struct xa_node *seen[BITS_PER_LONG / XA_CHUNK_SHIFT + 1] = {};
+	XA_STATE(xas, xa, 0);
+	unsigned long n = 0;
+	void *entry;
+
+	rcu_read_lock();
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		struct xa_node *node = xas.xa_node;
+
+		while (!xas_not_node(node)) {
+			unsigned int level = node->shift / XA_CHUNK_SHIFT;
+
+			if (seen[level] == node)
+				break;
+			seen[level] = node;
+			n++;
+			node = xa_parent(xa, node);
+		}
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+/**
+ * iopt_pages_metadata() - kernel memory used to describe a pages object
+ * @pages: the pages object
+ * @bytes: incremented by the bytes allocated for @pages: the structure,
+ *         its run chunks and the xarray nodes holding them
+ * @nruns: incremented by the number of PFN runs
+ */
+void iopt_pages_metadata(struct iopt_pages *pages, u64 *bytes, u64 *nruns)
+{
+	u64 sum = ksize(pages) +
+		  iopt_xa_nodes(&pages->chunks) * sizeof(struct xa_node);
+	struct iopt_run_chunk *chunk;
+	unsigned long chunk_no;
+
+	xa_for_each(&pages->chunks, chunk_no, chunk)
+		sum += ksize(chunk);
+	*bytes += sum;
+	*nruns += pages->nruns;
+}
+#endif

@@ -5,18 +5,21 @@
  * fault injection point.  See iommufd_test.h for the user space contract.
  *
  * Only one IOMMU driver can be registered with iommu_device_register() in
- * this kernel, and the real one owns the real buses.  The mock driver
- * therefore serves a private bus whose iommu_ops are the mock ops, and its
- * devices are added to the IOMMU core with iommu_probe_device(), as the bus
- * notifier does for real buses.  That function is not exported to modules;
- * when iommufd is a module, the mock devices are put in a group of their own
- * by hand instead (see mock_dev_iommu_add()).
+ * this kernel, and the real one owns the real buses.  The mock drivers
+ * therefore serve private buses whose iommu_ops are the mock ops, one bus
+ * per kind of mock IOMMU (a default one and two that finish their domains
+ * at the first attach like 6.1's arm-smmu-v3 and intel, see
+ * iommufd_test.h), and their devices are added to the IOMMU core with
+ * iommu_probe_device(), as the bus notifier does for real buses.  That
+ * function is not exported to modules; when iommufd is a module, the mock
+ * devices are put in their group by hand instead (see mock_dev_iommu_add()).
  *
  * A mock paging domain records, for every MOCK_IO_PAGE_SIZE of IOVA, which
- * map_pages() call mapped it: the physical address and the size of that
- * call.  All slots of one call point to one struct mock_map, so the tests
- * can read back both the translation and how large the mappings iommufd
- * made were, and unmaps that cut a mapping apart are detected.
+ * map_pages() call mapped it: the physical address, the size of that call
+ * and its page size.  All slots of one call point to one struct mock_map,
+ * so the tests can read back both the translation and how large the
+ * mappings iommufd made were, and unmaps that cut a mapping apart are
+ * detected.
  *
  * A mock device is bound to the iommufd context of the ioctl and attached
  * exactly as VFIO would do it, wrapped in a SELFTEST object whose
@@ -25,6 +28,7 @@
  * file: such a reference would keep the file from ever being released, and
  * so the SELFTEST object from ever being destroyed.
  */
+#include <linux/atomic.h>
 #include <linux/compiler.h>
 #include <linux/debugfs.h>
 #include <linux/device.h>
@@ -32,24 +36,22 @@
 #include <linux/fault-inject.h>
 #include <linux/idr.h>
 #include <linux/iommu.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
 #include "iommufd_test.h"
 
-#define IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT 65536
-
 static DECLARE_FAULT_ATTR(fail_iommufd);
 static struct dentry *fail_iommufd_dentry;
-
-/* Read by pages.c for the size of its temporary batch memory */
-size_t iommufd_test_memory_limit = IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT;
 
 /**
  * iommufd_should_fail() - Fault injection point
@@ -66,9 +68,25 @@ bool iommufd_should_fail(void)
 
 /* The mock IOMMU driver */
 
-static struct iommu_device mock_iommu;
+/*
+ * The kinds of mock IOMMU (see iommufd_test.h).  Each kind is a driver of
+ * its own: a bus whose iommu_ops allocate that kind's domains, and a
+ * struct iommu_device that iommu_device_link() links its devices to.
+ */
+enum mock_kind {
+	MOCK_KIND_DEFAULT,
+	MOCK_KIND_SMMUV3,
+	MOCK_KIND_INTEL,
+	MOCK_KIND_NR,
+};
+
+static struct iommu_device mock_iommu[MOCK_KIND_NR];
 static struct device *mock_root;
 static DEFINE_IDA(mock_dev_ida);
+/* IDs of mock IOMMU instances; 0 means "not bound to one" */
+static atomic_t mock_instance_ids = ATOMIC_INIT(0);
+/* Mock paging domains ever allocated (IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS) */
+static atomic64_t mock_domain_allocs = ATOMIC64_INIT(0);
 
 /*
  * One map_pages() call.  Immutable but for @nr_slots, the number of IOVA
@@ -79,24 +97,37 @@ struct mock_map {
 	unsigned long iova;
 	phys_addr_t paddr;
 	size_t size;
+	size_t pgsize;
 	atomic_long_t nr_slots;
 	struct rcu_head rcu;
 };
 
-/*
+/**
+ * struct mock_iommu_domain - a mock paging domain
+ * @domain: the iommu_domain; its geometry and pgsize_bitmap change at
+ *          attach for MOCK_KIND_SMMUV3 and MOCK_KIND_INTEL, under @lock
+ * @kind: the mock IOMMU that allocated it
  * @maps: struct mock_map of every mapped slot, indexed by
  *        iova / MOCK_IO_PAGE_SIZE; the xarray's lock serializes changes
- */
-/*
- * @users: mock devices attached (0 or 1).  A mock paging domain serves one
- * mock device at a time and refuses others with -EINVAL, the driver's
- * "incompatible domain" answer, so that every MOCK_DOMAIN gets a domain of
- * its own and the tests really run with several domains.
+ * @lock: protects the fields below.  Attaches of different groups to one
+ *        domain are not serialized by the iommu core.
+ * @instance: the IOMMU instance the domain is bound to since its first
+ *            attach, 0 before
+ * @nr_devs: mock devices attached
+ * @nr_narrow: of which with MOCK_FLAGS_DEVICE_NARROW
+ * @nr_no_snoop: of which with MOCK_FLAGS_DEVICE_NO_SNOOP
+ * @force_snooping: enforce_cache_coherency() succeeded
  */
 struct mock_iommu_domain {
 	struct iommu_domain domain;
+	enum mock_kind kind;
 	struct xarray maps;
-	atomic_t users;
+	spinlock_t lock;	/* see the kernel-doc above */
+	unsigned int instance;
+	unsigned int nr_devs;
+	unsigned int nr_narrow;
+	unsigned int nr_no_snoop;
+	bool force_snooping;
 };
 
 static const struct iommu_domain_ops mock_domain_ops;
@@ -120,29 +151,134 @@ static void mock_map_put_slot(struct mock_map *map)
 
 /* Mock devices */
 
-/*
+/**
+ * struct mock_dev - a mock device
+ * @dev: the device, on the bus of its @kind
+ * @id: from mock_dev_ida, for its name
+ * @kind: the kind of mock IOMMU it sits behind
+ * @instance: the IOMMU instance it sits behind
+ * @unit_flags: MOCK_FLAGS_DEVICE_NO_SNOOP and MOCK_FLAGS_DEVICE_NARROW:
+ *              properties of its IOMMU unit, shared by the instance
+ * @group_peer: while it is probed: a device whose iommu_group it joins
  * @domain: the domain the device is attached to, written by the attach
- * callbacks, which the iommu core serializes under the group's mutex (every
- * mock device has a group of its own).
+ *          callbacks, which the iommu core serializes under the group's
+ *          mutex
  */
 struct mock_dev {
 	struct device dev;
 	int id;
+	enum mock_kind kind;
+	unsigned int instance;
+	u32 unit_flags;
+	struct mock_dev *group_peer;
 	struct iommu_domain *domain;
 };
 
+static struct mock_dev *to_mock_dev(struct device *dev)
+{
+	return container_of(dev, struct mock_dev, dev);
+}
+
+/* The geometry of a MOCK_KIND_INTEL domain follows its devices */
+static void mock_intel_update(struct mock_iommu_domain *mock)
+{
+	lockdep_assert_held(&mock->lock);
+
+	/* 6.1 intel keeps the last values when its last device leaves */
+	if (!mock->nr_devs)
+		return;
+	mock->domain.geometry.aperture_start = 0;
+	mock->domain.geometry.aperture_end = mock->nr_narrow ?
+		MOCK_INTEL_NARROW_LAST : MOCK_INTEL_APERTURE_LAST;
+	mock->domain.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G;
+}
+
+/* Like arm_smmu_domain_finalise(), at the first attach */
+static void mock_smmu_finalise(struct mock_iommu_domain *mock)
+{
+	lockdep_assert_held(&mock->lock);
+
+	mock->domain.geometry.aperture_start = 0;
+	mock->domain.geometry.aperture_end = MOCK_SMMU_APERTURE_LAST;
+	mock->domain.geometry.force_aperture = true;
+	mock->domain.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G;
+}
+
+static int mock_domain_add_dev(struct mock_iommu_domain *mock,
+			       struct mock_dev *mdev)
+{
+	int rc = 0;
+
+	spin_lock(&mock->lock);
+	/*
+	 * 6.1 arm-smmu-v3 for a domain of another SMMU (it also logs an
+	 * error, which would only flood the test logs here).  An intel
+	 * domain can span the devices of several units.
+	 */
+	if (mock->kind != mdev->kind ||
+	    (mock->kind != MOCK_KIND_INTEL && mock->instance &&
+	     mock->instance != mdev->instance)) {
+		dev_dbg(&mdev->dev, "cannot attach to a domain of another mock IOMMU\n");
+		rc = -ENXIO;
+		goto out_unlock;
+	}
+	if (mock->force_snooping &&
+	    (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)) {
+		/* 6.1 intel for a unit without Snoop Control */
+		rc = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+
+	if (!mock->instance) {
+		mock->instance = mdev->instance;
+		if (mock->kind == MOCK_KIND_SMMUV3)
+			mock_smmu_finalise(mock);
+	}
+	mock->nr_devs++;
+	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NARROW)
+		mock->nr_narrow++;
+	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
+		mock->nr_no_snoop++;
+	if (mock->kind == MOCK_KIND_INTEL)
+		mock_intel_update(mock);
+out_unlock:
+	spin_unlock(&mock->lock);
+	return rc;
+}
+
+static void mock_domain_del_dev(struct mock_iommu_domain *mock,
+				struct mock_dev *mdev)
+{
+	spin_lock(&mock->lock);
+	mock->nr_devs--;
+	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NARROW)
+		mock->nr_narrow--;
+	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
+		mock->nr_no_snoop--;
+	if (mock->kind == MOCK_KIND_INTEL)
+		mock_intel_update(mock);
+	spin_unlock(&mock->lock);
+}
+
+/*
+ * Attaching a domain moves the device off its previous one, as 6.1's
+ * drivers do: the core never calls detach_dev when it switches domains.
+ */
 static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
 {
-	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct mock_dev *mdev = to_mock_dev(dev);
 	struct iommu_domain *old = mdev->domain;
+	int rc;
 
 	if (old == domain)
 		return 0;
-	if (domain->ops == &mock_domain_ops &&
-	    atomic_cmpxchg(&to_mock_domain(domain)->users, 0, 1))
-		return -EINVAL;
+	if (domain->ops == &mock_domain_ops) {
+		rc = mock_domain_add_dev(to_mock_domain(domain), mdev);
+		if (rc)
+			return rc;
+	}
 	if (old && old->ops == &mock_domain_ops)
-		atomic_dec(&to_mock_domain(old)->users);
+		mock_domain_del_dev(to_mock_domain(old), mdev);
 	mdev->domain = domain;
 	return 0;
 }
@@ -177,7 +313,8 @@ static struct iommu_domain mock_blocking_domain = {
 	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
 };
 
-static struct iommu_domain *mock_domain_alloc(unsigned int type)
+static struct iommu_domain *mock_domain_alloc(unsigned int type,
+					      enum mock_kind kind)
 {
 	struct mock_iommu_domain *mock;
 
@@ -197,13 +334,50 @@ static struct iommu_domain *mock_domain_alloc(unsigned int type)
 	mock = kzalloc(sizeof(*mock), GFP_KERNEL);
 	if (!mock)
 		return NULL;
-	mock->domain.geometry.aperture_start = MOCK_APERTURE_START;
-	mock->domain.geometry.aperture_end = MOCK_APERTURE_LAST;
-	mock->domain.geometry.force_aperture = true;
-	/* Every power of two from MOCK_IO_PAGE_SIZE up: large map calls */
-	mock->domain.pgsize_bitmap = ~(MOCK_IO_PAGE_SIZE - 1UL);
+	mock->kind = kind;
+	spin_lock_init(&mock->lock);
 	xa_init(&mock->maps);
+	switch (kind) {
+	case MOCK_KIND_DEFAULT:
+		mock->domain.geometry.aperture_start = MOCK_APERTURE_START;
+		mock->domain.geometry.aperture_end = MOCK_APERTURE_LAST;
+		mock->domain.geometry.force_aperture = true;
+		/* Every power of two from MOCK_IO_PAGE_SIZE up */
+		mock->domain.pgsize_bitmap = ~(MOCK_IO_PAGE_SIZE - 1UL);
+		break;
+	case MOCK_KIND_SMMUV3:
+		/*
+		 * No geometry; the core sets the bus's page sizes
+		 * (MOCK_IO_PAGE_SIZE), as for 6.1 arm-smmu-v3 (the union of
+		 * all SMMUs' sizes) until the first attach.
+		 */
+		break;
+	case MOCK_KIND_INTEL:
+		mock->domain.geometry.aperture_start = 0;
+		mock->domain.geometry.aperture_end = MOCK_INTEL_UNATTACHED_LAST;
+		mock->domain.geometry.force_aperture = true;
+		mock->domain.pgsize_bitmap = PAGE_SIZE;
+		break;
+	default:
+		break;
+	}
+	atomic64_inc(&mock_domain_allocs);
 	return &mock->domain;
+}
+
+static struct iommu_domain *mock_domain_alloc_default(unsigned int type)
+{
+	return mock_domain_alloc(type, MOCK_KIND_DEFAULT);
+}
+
+static struct iommu_domain *mock_domain_alloc_smmu(unsigned int type)
+{
+	return mock_domain_alloc(type, MOCK_KIND_SMMUV3);
+}
+
+static struct iommu_domain *mock_domain_alloc_intel(unsigned int type)
+{
+	return mock_domain_alloc(type, MOCK_KIND_INTEL);
 }
 
 static void mock_domain_free(struct iommu_domain *domain)
@@ -212,8 +386,8 @@ static void mock_domain_free(struct iommu_domain *domain)
 	struct mock_map *map;
 	unsigned long index;
 
-	/* iommufd unmaps everything before it frees a domain */
-	WARN_ON(!xa_empty(&mock->maps));
+	/* iommufd unmaps everything and detaches every device first */
+	WARN_ON(!xa_empty(&mock->maps) || mock->nr_devs);
 	xa_for_each(&mock->maps, index, map) {
 		xa_erase(&mock->maps, index);
 		mock_map_put_slot(map);
@@ -229,8 +403,10 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 {
 	struct mock_iommu_domain *mock = to_mock_domain(domain);
 	unsigned long first = iova / MOCK_IO_PAGE_SIZE;
+	u64 ap_start, ap_end;
 	unsigned long nr_slots, i;
 	struct mock_map *map;
+	bool finished;
 	size_t size;
 	int rc;
 
@@ -238,10 +414,23 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 		    iova % MOCK_IO_PAGE_SIZE || paddr % MOCK_IO_PAGE_SIZE ||
 		    size % MOCK_IO_PAGE_SIZE))
 		return -EINVAL;
-	/* iommufd reserves all IOVA outside the aperture */
-	if (WARN_ON(iova < MOCK_APERTURE_START || iova > MOCK_APERTURE_LAST ||
-		    size - 1 > MOCK_APERTURE_LAST - iova))
+
+	spin_lock(&mock->lock);
+	finished = mock->kind != MOCK_KIND_SMMUV3 || mock->instance;
+	ap_start = mock->domain.geometry.aperture_start;
+	ap_end = mock->domain.geometry.aperture_end;
+	spin_unlock(&mock->lock);
+	/* 6.1 arm-smmu-v3 has no page table before the first attach */
+	if (!finished)
+		return -ENODEV;
+	/* 6.1 intel refuses, io-pgtable WARNs: iommufd reserves all that */
+	if (iova < ap_start || iova > ap_end || size - 1 > ap_end - iova) {
+		if (mock->kind == MOCK_KIND_INTEL)
+			return -EFAULT;
+		WARN(true, "iommufd mapped %#lx size %#zx outside [%#llx, %#llx]\n",
+		     iova, size, ap_start, ap_end);
 		return -EINVAL;
+	}
 
 	if (iommufd_should_fail())
 		return -ENOMEM;
@@ -253,6 +442,7 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 	map->iova = iova;
 	map->paddr = paddr;
 	map->size = size;
+	map->pgsize = pgsize;
 	atomic_long_set(&map->nr_slots, nr_slots);
 
 	for (i = 0; i != nr_slots; i++) {
@@ -351,9 +541,23 @@ static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
 	return phys;
 }
 
+/*
+ * As 6.1 intel: true unless an attached device's unit cannot enforce it,
+ * so true for a domain without device, after which such a device is
+ * refused.
+ */
 static bool mock_domain_enforce_cache_coherency(struct iommu_domain *domain)
 {
-	return true;
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	bool ret = false;
+
+	spin_lock(&mock->lock);
+	if (!mock->nr_no_snoop) {
+		mock->force_snooping = true;
+		ret = true;
+	}
+	spin_unlock(&mock->lock);
+	return ret;
 }
 
 static const struct iommu_domain_ops mock_domain_ops = {
@@ -380,11 +584,32 @@ static bool mock_capable(struct device *dev, enum iommu_cap cap)
 
 static struct iommu_device *mock_probe_device(struct device *dev)
 {
-	return &mock_iommu;
+	return &mock_iommu[to_mock_dev(dev)->kind];
 }
 
+/*
+ * Like 6.1's drivers, a device that leaves its group leaves the domain it
+ * is attached to: the group may stay attached through its other devices.
+ */
 static void mock_release_device(struct device *dev)
 {
+	struct mock_dev *mdev = to_mock_dev(dev);
+
+	if (mdev->domain && mdev->domain->ops == &mock_domain_ops)
+		mock_domain_del_dev(to_mock_domain(mdev->domain), mdev);
+	mdev->domain = NULL;
+}
+
+/* A group of its own, or the group of the device it was created next to */
+static struct iommu_group *mock_device_group(struct device *dev)
+{
+	struct mock_dev *mdev = to_mock_dev(dev);
+	struct iommu_group *group;
+
+	if (!mdev->group_peer)
+		return iommu_group_alloc();
+	group = iommu_group_get(&mdev->group_peer->dev);
+	return group ?: ERR_PTR(-ENODEV);
 }
 
 static int mock_def_domain_type(struct device *dev)
@@ -392,26 +617,50 @@ static int mock_def_domain_type(struct device *dev)
 	return IOMMU_DOMAIN_IDENTITY;
 }
 
-static const struct iommu_ops mock_ops = {
-	.capable = mock_capable,
-	.domain_alloc = mock_domain_alloc,
-	.probe_device = mock_probe_device,
-	.release_device = mock_release_device,
-	.device_group = generic_device_group,
-	.def_domain_type = mock_def_domain_type,
-	.default_domain_ops = &mock_domain_ops,
-	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
-	.owner = THIS_MODULE,
+#define MOCK_IOMMU_OPS(_alloc)                                               \
+	{                                                                    \
+		.capable = mock_capable,                                     \
+		.domain_alloc = _alloc,                                      \
+		.probe_device = mock_probe_device,                           \
+		.release_device = mock_release_device,                       \
+		.device_group = mock_device_group,                           \
+		.def_domain_type = mock_def_domain_type,                     \
+		.default_domain_ops = &mock_domain_ops,                      \
+		.pgsize_bitmap = MOCK_IO_PAGE_SIZE,                          \
+		.owner = THIS_MODULE,                                        \
+	}
+
+static const struct iommu_ops mock_ops[MOCK_KIND_NR] = {
+	[MOCK_KIND_DEFAULT] = MOCK_IOMMU_OPS(mock_domain_alloc_default),
+	[MOCK_KIND_SMMUV3] = MOCK_IOMMU_OPS(mock_domain_alloc_smmu),
+	[MOCK_KIND_INTEL] = MOCK_IOMMU_OPS(mock_domain_alloc_intel),
 };
 
-static struct bus_type iommufd_mock_bus_type = {
-	.name = "iommufd_mock",
-	.iommu_ops = &mock_ops,
+/* iommu_ops are per bus in 6.1: one bus per kind of mock IOMMU */
+static struct bus_type iommufd_mock_bus_type[MOCK_KIND_NR] = {
+	[MOCK_KIND_DEFAULT] = {
+		.name = "iommufd_mock",
+		.iommu_ops = &mock_ops[MOCK_KIND_DEFAULT],
+	},
+	[MOCK_KIND_SMMUV3] = {
+		.name = "iommufd_mock_smmuv3",
+		.iommu_ops = &mock_ops[MOCK_KIND_SMMUV3],
+	},
+	[MOCK_KIND_INTEL] = {
+		.name = "iommufd_mock_intel",
+		.iommu_ops = &mock_ops[MOCK_KIND_INTEL],
+	},
+};
+
+static const char *const mock_iommu_names[MOCK_KIND_NR] = {
+	[MOCK_KIND_DEFAULT] = "iommufd_mock_iommu",
+	[MOCK_KIND_SMMUV3] = "iommufd_mock_smmuv3",
+	[MOCK_KIND_INTEL] = "iommufd_mock_intel",
 };
 
 static void mock_dev_release(struct device *dev)
 {
-	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct mock_dev *mdev = to_mock_dev(dev);
 
 	ida_free(&mock_dev_ida, mdev->id);
 	kfree(mdev);
@@ -441,9 +690,9 @@ static int mock_dev_iommu_add(struct device *dev)
 	if (!dev->iommu)
 		return -ENOMEM;
 	mutex_init(&dev->iommu->lock);
-	dev->iommu->iommu_dev = &mock_iommu;
+	dev->iommu->iommu_dev = mock_probe_device(dev);
 
-	group = iommu_group_alloc();
+	group = mock_device_group(dev);
 	if (IS_ERR(group)) {
 		rc = PTR_ERR(group);
 		goto err_free;
@@ -463,13 +712,18 @@ err_free:
 
 static void mock_dev_iommu_remove(struct device *dev)
 {
+	mock_release_device(dev);
 	iommu_group_remove_device(dev);
 	kfree(dev->iommu);
 	dev->iommu = NULL;
 }
 #endif
 
-static struct mock_dev *mock_dev_create(void)
+/*
+ * A new mock device behind the mock IOMMU @flags choose, or behind the
+ * instance (and in the group, with MOCK_FLAGS_DEVICE_SAME_GROUP) of @peer.
+ */
+static struct mock_dev *mock_dev_create(u32 flags, struct mock_dev *peer)
 {
 	struct mock_dev *mdev;
 	int rc;
@@ -487,10 +741,28 @@ static struct mock_dev *mock_dev_create(void)
 		return ERR_PTR(rc);
 	}
 
+	if (peer) {
+		mdev->kind = peer->kind;
+		mdev->instance = peer->instance;
+		mdev->unit_flags = peer->unit_flags;
+		if (flags & MOCK_FLAGS_DEVICE_SAME_GROUP)
+			mdev->group_peer = peer;
+	} else {
+		if (flags & MOCK_FLAGS_DEVICE_SMMUV3)
+			mdev->kind = MOCK_KIND_SMMUV3;
+		else if (flags & MOCK_FLAGS_DEVICE_INTEL)
+			mdev->kind = MOCK_KIND_INTEL;
+		else
+			mdev->kind = MOCK_KIND_DEFAULT;
+		mdev->instance = atomic_inc_return(&mock_instance_ids);
+		mdev->unit_flags = flags & (MOCK_FLAGS_DEVICE_NO_SNOOP |
+					    MOCK_FLAGS_DEVICE_NARROW);
+	}
+
 	/* From here on mock_dev_release() frees everything */
 	device_initialize(&mdev->dev);
 	mdev->dev.release = mock_dev_release;
-	mdev->dev.bus = &iommufd_mock_bus_type;
+	mdev->dev.bus = &iommufd_mock_bus_type[mdev->kind];
 	mdev->dev.parent = mock_root;
 	rc = dev_set_name(&mdev->dev, "iommufd_mock%d", mdev->id);
 	if (rc)
@@ -499,6 +771,8 @@ static struct mock_dev *mock_dev_create(void)
 	if (rc)
 		goto err_put;
 	rc = mock_dev_iommu_add(&mdev->dev);
+	/* Only for the probe: the peer may go away before this device */
+	mdev->group_peer = NULL;
 	if (rc)
 		goto err_del;
 	return mdev;
@@ -516,14 +790,24 @@ static void mock_dev_destroy(struct mock_dev *mdev)
 	device_unregister(&mdev->dev);
 }
 
-/*
- * IOMMUFD_OBJ_SELFTEST: a mock device bound and attached to the context.
+/**
+ * struct selftest_obj - IOMMUFD_OBJ_SELFTEST: a mock device bound to the
+ *                       context
+ * @obj: object header
+ * @mdev: the mock device
+ * @idev: its binding
+ * @lock: serializes IOMMU_TEST_OP_MOCK_DEVICE_ATTACH and _DETACH; protects
+ *        @attached
+ * @attached: @idev is attached
+ *
  * Holds no reference on any object itself: the device holds its own.
  */
 struct selftest_obj {
 	struct iommufd_object obj;
 	struct mock_dev *mdev;
 	struct iommufd_device *idev;
+	struct mutex lock;	/* see the kernel-doc above */
+	bool attached;
 };
 
 static_assert(offsetof(struct selftest_obj, obj) == 0);
@@ -532,32 +816,90 @@ static_assert(offsetof(struct selftest_obj, obj) == 0);
  * iommufd_selftest_destroy() - Destroy op of IOMMUFD_OBJ_SELFTEST
  * @obj: the object, already removed from the table
  *
- * Detach and unbind the mock device, which may destroy its automatic
- * HW_PAGETABLE and destroys its DEVICE object, then remove it.  Runs from
- * IOMMU_DESTROY or from the release of the context's file.  Never fails.
+ * Detach (if attached) and unbind the mock device, which may destroy its
+ * automatic HW_PAGETABLE and destroys its DEVICE object, then remove it.
+ * Runs from IOMMU_DESTROY or from the release of the context's file.
+ * Never fails.
  */
 void iommufd_selftest_destroy(struct iommufd_object *obj)
 {
 	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
 
-	iommufd_device_detach(sobj->idev);
+	if (sobj->attached)
+		iommufd_device_detach(sobj->idev);
 	iommufd_device_unbind(sobj->idev);
 	mock_dev_destroy(sobj->mdev);
+	mutex_destroy(&sobj->lock);
 }
 
-static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd,
-				    struct iommu_test_cmd *cmd)
+#define MOCK_FLAGS_DEVICE_KIND (MOCK_FLAGS_DEVICE_SMMUV3 | \
+				MOCK_FLAGS_DEVICE_INTEL)
+#define MOCK_FLAGS_DEVICE_UNIT (MOCK_FLAGS_DEVICE_NO_SNOOP | \
+				MOCK_FLAGS_DEVICE_NARROW)
+#define MOCK_FLAGS_DEVICE_PEER (MOCK_FLAGS_DEVICE_SAME_INSTANCE | \
+				MOCK_FLAGS_DEVICE_SAME_GROUP)
+
+/* Look up the selftest object a peer flag names, with a reference */
+static struct selftest_obj *iommufd_test_get_sobj(struct iommufd_ucmd *ucmd,
+						  u32 id)
 {
-	struct selftest_obj *sobj;
-	u32 pt_id = cmd->id;
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ucmd->ictx, id, IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	return container_of(obj, struct selftest_obj, obj);
+}
+
+/*
+ * IOMMU_TEST_OP_MOCK_DOMAIN (@flags 0) and IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
+ * create a mock device, bind it and, unless MOCK_FLAGS_DEVICE_NO_ATTACH,
+ * attach it to @pt_id.  Return 0 and the IDs in @out_* or an errno; -EBUSY
+ * for MOCK_FLAGS_DEVICE_SAME_GROUP with a peer that is attached.
+ */
+static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd, u32 pt_id,
+				    u32 flags, u32 peer_id, u32 *out_stdev_id,
+				    u32 *out_idev_id, u32 *out_hwpt_id)
+{
+	struct selftest_obj *sobj, *peer = NULL;
+	struct mock_dev *peer_mdev = NULL;
 	u32 idev_id;
 	int rc;
 
-	sobj = iommufd_object_alloc(ucmd->ictx, sobj, IOMMUFD_OBJ_SELFTEST);
-	if (IS_ERR(sobj))
-		return PTR_ERR(sobj);
+	if (flags & ~(MOCK_FLAGS_DEVICE_KIND | MOCK_FLAGS_DEVICE_UNIT |
+		      MOCK_FLAGS_DEVICE_PEER | MOCK_FLAGS_DEVICE_NO_ATTACH))
+		return -EOPNOTSUPP;
+	if ((flags & MOCK_FLAGS_DEVICE_KIND) == MOCK_FLAGS_DEVICE_KIND ||
+	    ((flags & MOCK_FLAGS_DEVICE_NARROW) &&
+	     !(flags & MOCK_FLAGS_DEVICE_INTEL)) ||
+	    ((flags & MOCK_FLAGS_DEVICE_PEER) &&
+	     (flags & (MOCK_FLAGS_DEVICE_KIND | MOCK_FLAGS_DEVICE_UNIT))))
+		return -EINVAL;
 
-	sobj->mdev = mock_dev_create();
+	if (flags & MOCK_FLAGS_DEVICE_PEER) {
+		peer = iommufd_test_get_sobj(ucmd, peer_id);
+		if (IS_ERR(peer))
+			return PTR_ERR(peer);
+		peer_mdev = peer->mdev;
+		if (flags & MOCK_FLAGS_DEVICE_SAME_GROUP) {
+			/* Keep it unattached until the new device is added */
+			mutex_lock(&peer->lock);
+			if (peer->attached) {
+				rc = -EBUSY;
+				goto out_peer;
+			}
+		}
+	}
+
+	sobj = iommufd_object_alloc(ucmd->ictx, sobj, IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(sobj)) {
+		rc = PTR_ERR(sobj);
+		goto out_peer;
+	}
+	mutex_init(&sobj->lock);
+	sobj->attached = false;
+
+	sobj->mdev = mock_dev_create(flags, peer_mdev);
 	if (IS_ERR(sobj->mdev)) {
 		rc = PTR_ERR(sobj->mdev);
 		goto out_abort;
@@ -571,28 +913,73 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd,
 		goto out_mdev;
 	}
 
-	rc = iommufd_device_attach(sobj->idev, &pt_id);
-	if (rc)
-		goto out_unbind;
+	if (flags & MOCK_FLAGS_DEVICE_NO_ATTACH) {
+		pt_id = 0;
+	} else {
+		rc = iommufd_device_attach(sobj->idev, &pt_id);
+		if (rc)
+			goto out_unbind;
+		sobj->attached = true;
+	}
 
-	cmd->mock_domain.out_stdev_id = sobj->obj.id;
-	cmd->mock_domain.out_idev_id = idev_id;
-	cmd->mock_domain.out_hwpt_id = pt_id;
-	cmd->mock_domain.__reserved = 0;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	*out_stdev_id = sobj->obj.id;
+	*out_idev_id = idev_id;
+	*out_hwpt_id = pt_id;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(struct iommu_test_cmd));
 	if (rc)
 		goto out_detach;
 	iommufd_object_finalize(ucmd->ictx, &sobj->obj);
-	return 0;
+	rc = 0;
+	goto out_peer;
 
 out_detach:
-	iommufd_device_detach(sobj->idev);
+	if (sobj->attached)
+		iommufd_device_detach(sobj->idev);
 out_unbind:
 	iommufd_device_unbind(sobj->idev);
 out_mdev:
 	mock_dev_destroy(sobj->mdev);
 out_abort:
+	mutex_destroy(&sobj->lock);
 	iommufd_object_abort(ucmd->ictx, &sobj->obj);
+out_peer:
+	if (peer) {
+		if (flags & MOCK_FLAGS_DEVICE_SAME_GROUP)
+			mutex_unlock(&peer->lock);
+		iommufd_put_object(ucmd->ictx, &peer->obj);
+	}
+	return rc;
+}
+
+/* IOMMU_TEST_OP_MOCK_DEVICE_ATTACH and IOMMU_TEST_OP_MOCK_DEVICE_DETACH */
+static int iommufd_test_mock_attach(struct iommufd_ucmd *ucmd,
+				    struct iommu_test_cmd *cmd, bool attach)
+{
+	struct selftest_obj *sobj;
+	u32 pt_id = cmd->mock_attach.pt_id;
+	int rc = 0;
+
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	mutex_lock(&sobj->lock);
+	if (attach) {
+		rc = iommufd_device_attach(sobj->idev, &pt_id);
+		if (!rc) {
+			sobj->attached = true;
+			cmd->mock_attach.out_hwpt_id = pt_id;
+			/* Attached even if user space does not hear it */
+			rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+		}
+	} else if (sobj->attached) {
+		iommufd_device_detach(sobj->idev);
+		sobj->attached = false;
+	} else {
+		rc = -EINVAL;
+	}
+	mutex_unlock(&sobj->lock);
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
 	return rc;
 }
 
@@ -645,7 +1032,7 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd,
 	struct iommufd_object *obj;
 	struct page *page = NULL;
 	struct mock_map *map;
-	size_t max_size = 0;
+	size_t max_size = 0, max_pgsize = 0;
 	u64 iova_last, off;
 	phys_addr_t phys;
 	int rc;
@@ -699,6 +1086,7 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd,
 		if (map) {
 			phys = map->paddr + (iova + off - map->iova);
 			max_size = max(max_size, map->size);
+			max_pgsize = max(max_pgsize, map->pgsize);
 		}
 		rcu_read_unlock();
 		if (!map ||
@@ -709,6 +1097,7 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd,
 	}
 
 	cmd->check_map.out_max_map_size = max_size;
+	cmd->check_map.out_max_pgsize = max_pgsize;
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 out_put:
 	if (page)
@@ -820,14 +1209,33 @@ static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd,
 	return rc;
 }
 
-static int iommufd_test_memory_limit_set(struct iommu_test_cmd *cmd)
+/*
+ * The limit belongs to the iommufd it is set on: a test shrinking its pin
+ * batches does not change how any other context pins.
+ */
+static int iommufd_test_memory_limit_set(struct iommufd_ucmd *ucmd,
+					 struct iommu_test_cmd *cmd)
 {
 	if (cmd->memory_limit.__reserved)
 		return -EOPNOTSUPP;
-	WRITE_ONCE(iommufd_test_memory_limit,
-		   cmd->memory_limit.limit ?:
-			   IOMMUFD_TEST_DEFAULT_MEMORY_LIMIT);
+	WRITE_ONCE(ucmd->ictx->test_memory_limit, cmd->memory_limit.limit);
 	return 0;
+}
+
+static int iommufd_test_ioas_metadata(struct iommufd_ucmd *ucmd,
+				      struct iommu_test_cmd *cmd)
+{
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	rc = iopt_get_metadata(&ioas->iopt, cmd);
+	iommufd_put_object(ucmd->ictx, &ioas->obj);
+	if (rc)
+		return rc;
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
 /**
@@ -848,26 +1256,48 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_ADD_RESERVED:
 		return iommufd_test_add_reserved(ucmd, cmd);
 	case IOMMU_TEST_OP_MOCK_DOMAIN:
-		return iommufd_test_mock_domain(ucmd, cmd);
+		cmd->mock_domain.__reserved = 0;
+		return iommufd_test_mock_domain(ucmd, cmd->id, 0, 0,
+						&cmd->mock_domain.out_stdev_id,
+						&cmd->mock_domain.out_idev_id,
+						&cmd->mock_domain.out_hwpt_id);
+	case IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
+		if (cmd->mock_domain_flags.__reserved)
+			return -EOPNOTSUPP;
+		return iommufd_test_mock_domain(ucmd, cmd->id,
+						cmd->mock_domain_flags.dev_flags,
+						cmd->mock_domain_flags.peer_stdev_id,
+						&cmd->mock_domain_flags.out_stdev_id,
+						&cmd->mock_domain_flags.out_idev_id,
+						&cmd->mock_domain_flags.out_hwpt_id);
+	case IOMMU_TEST_OP_MOCK_DEVICE_ATTACH:
+		return iommufd_test_mock_attach(ucmd, cmd, true);
+	case IOMMU_TEST_OP_MOCK_DEVICE_DETACH:
+		return iommufd_test_mock_attach(ucmd, cmd, false);
+	case IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS:
+		cmd->domain_allocs.out_count = atomic64_read(&mock_domain_allocs);
+		return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	case IOMMU_TEST_OP_MD_CHECK_MAP:
 		return iommufd_test_md_check_map(ucmd, cmd);
 	case IOMMU_TEST_OP_MD_CHECK_REFS:
 		return iommufd_test_md_check_refs(ucmd, cmd);
 	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
-		return iommufd_test_memory_limit_set(cmd);
+		return iommufd_test_memory_limit_set(ucmd, cmd);
+	case IOMMU_TEST_OP_IOAS_METADATA:
+		return iommufd_test_ioas_metadata(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}
 }
 
 /**
- * iommufd_test_init() - Set up the mock IOMMU driver and fault injection
+ * iommufd_test_init() - Set up the mock IOMMU drivers and fault injection
  *
  * Return: 0 or a negative errno; nothing is left registered on failure.
  */
 int __init iommufd_test_init(void)
 {
-	int rc;
+	int kind, rc;
 
 	/* Optional: fail-nth works without it */
 	fail_iommufd_dentry =
@@ -879,21 +1309,26 @@ int __init iommufd_test_init(void)
 		goto err_dbgfs;
 	}
 
-	rc = bus_register(&iommufd_mock_bus_type);
-	if (rc)
-		goto err_root;
-
-	/* The sysfs device iommu_device_link() links mock devices to */
-	rc = iommu_device_sysfs_add(&mock_iommu, mock_root, NULL,
-				    "iommufd_mock_iommu");
-	if (rc)
-		goto err_bus;
-	mock_iommu.ops = &mock_ops;
+	for (kind = 0; kind != MOCK_KIND_NR; kind++) {
+		rc = bus_register(&iommufd_mock_bus_type[kind]);
+		if (rc)
+			goto err_unwind;
+		/* The sysfs device iommu_device_link() links mock devices to */
+		rc = iommu_device_sysfs_add(&mock_iommu[kind], mock_root, NULL,
+					    "%s", mock_iommu_names[kind]);
+		if (rc) {
+			bus_unregister(&iommufd_mock_bus_type[kind]);
+			goto err_unwind;
+		}
+		mock_iommu[kind].ops = &mock_ops[kind];
+	}
 	return 0;
 
-err_bus:
-	bus_unregister(&iommufd_mock_bus_type);
-err_root:
+err_unwind:
+	while (kind--) {
+		iommu_device_sysfs_remove(&mock_iommu[kind]);
+		bus_unregister(&iommufd_mock_bus_type[kind]);
+	}
 	root_device_unregister(mock_root);
 err_dbgfs:
 	debugfs_remove_recursive(fail_iommufd_dentry);
@@ -908,8 +1343,12 @@ err_dbgfs:
  */
 void iommufd_test_exit(void)
 {
-	iommu_device_sysfs_remove(&mock_iommu);
-	bus_unregister(&iommufd_mock_bus_type);
+	int kind;
+
+	for (kind = MOCK_KIND_NR - 1; kind >= 0; kind--) {
+		iommu_device_sysfs_remove(&mock_iommu[kind]);
+		bus_unregister(&iommufd_mock_bus_type[kind]);
+	}
 	root_device_unregister(mock_root);
 	debugfs_remove_recursive(fail_iommufd_dentry);
 	/* mock_map_free_rcu() is module code */

@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "../kselftest_harness.h"
 #include "iommufd_utils.h"
@@ -385,7 +387,8 @@ struct destroy_race {
 	int fd;
 	void *buffer;
 	bool stop;	/* __atomic accesses: written by the other thread */
-	unsigned int maps;
+	unsigned int maps;	/* MAP won: it found the IOAS */
+	unsigned int gone;	/* DESTROY won: MAP or UNMAP found none */
 	int bad_errno;
 };
 
@@ -400,13 +403,16 @@ static void *destroy_race_mapper(void *arg)
 					 &iova, IOMMU_IOAS_MAP_RW)) {
 			if (errno != ENOENT)
 				dr->bad_errno = errno;
+			__atomic_add_fetch(&dr->gone, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		dr->maps++;
+		__atomic_add_fetch(&dr->maps, 1, __ATOMIC_RELAXED);
 		/* ENOENT: destroyed, possibly replaced by a new IOAS 1 */
-		if (_test_ioctl_ioas_unmap(dr->fd, 1, iova, PAGE_SIZE, NULL) &&
-		    errno != ENOENT)
-			dr->bad_errno = errno;
+		if (_test_ioctl_ioas_unmap(dr->fd, 1, iova, PAGE_SIZE, NULL)) {
+			if (errno != ENOENT)
+				dr->bad_errno = errno;
+			__atomic_add_fetch(&dr->gone, 1, __ATOMIC_RELAXED);
+		}
 	}
 	return NULL;
 }
@@ -415,20 +421,31 @@ static void *destroy_race_mapper(void *arg)
  * IOMMU_DESTROY of an IOAS racing with MAP and UNMAP of it in another
  * thread: every call works or fails cleanly (ENOENT once the IOAS is gone,
  * EBUSY for the destroy while a call is using the IOAS), and nothing stays
- * pinned.  A use-after-free or a locking problem shows up in the guest log
- * (KASAN, lockdep), which the harness checks.
+ * pinned.  The race must really happen: the test runs, for at least 3
+ * seconds and at most 60, until both outcomes were seen: DESTROY first
+ * (MAP or UNMAP found no IOAS) and MAP first (it mapped into the IOAS the
+ * main thread then destroys).  A use-after-free or a locking problem shows
+ * up in the guest log (KASAN, lockdep), which the harness checks.
  */
 TEST_F(iommufd, destroy_race)
 {
 	struct destroy_race dr = { .fd = self->fd, .buffer = self->buffer };
 	unsigned int destroyed = 0, busy = 0;
 	pthread_t thread;
-	time_t end;
+	time_t start;
 	__u32 id;
 
 	ASSERT_EQ(0, pthread_create(&thread, NULL, destroy_race_mapper, &dr));
-	end = time(NULL) + 3;
-	while (time(NULL) < end) {
+	start = time(NULL);
+	for (;;) {
+		time_t now = time(NULL);
+
+		if (now >= start + 60)
+			break;
+		if (now >= start + 3 &&
+		    __atomic_load_n(&dr.maps, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&dr.gone, __ATOMIC_RELAXED))
+			break;
 		/* The lowest free ID: IOAS 1 again and again */
 		test_ioctl_ioas_alloc(&id);
 		ASSERT_EQ(1, id);
@@ -441,9 +458,12 @@ TEST_F(iommufd, destroy_race)
 	__atomic_store_n(&dr.stop, true, __ATOMIC_RELAXED);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	ASSERT_EQ(0, dr.bad_errno);
-	TH_LOG("%u IOAS destroyed (%u EBUSY), %u maps in between", destroyed,
-	       busy, dr.maps);
+	TH_LOG("%u IOAS destroyed (%u EBUSY), %u maps in between, %u calls found no IOAS",
+	       destroyed, busy, dr.maps, dr.gone);
 	ASSERT_LT(0, destroyed);
+	/* Both outcomes of the race */
+	ASSERT_LT(0, dr.maps);
+	ASSERT_LT(0, dr.gone);
 	if (iommufd_test_supported(self->fd))
 		test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
 }
@@ -1933,6 +1953,1421 @@ TEST_F(accounting, rlimit_mode_needs_cap)
 	test_err(EPERM, _test_ioctl_set_option(self->fd,
 					       IOMMU_OPTION_RLIMIT_MODE, 0, 1));
 	test_ioctl_check_option(IOMMU_OPTION_RLIMIT_MODE, 0, 0);
+}
+
+/*
+ * Review of the storage and IOAS code: limits, preemption, errnos and the
+ * metadata of pinned memory.
+ *
+ * iommufd_limits: an IOAS with one mock domain; tests that need another
+ * setup make their own objects.
+ */
+FIXTURE(iommufd_limits) {
+	int fd;
+	__u32 ioas_id;
+	__u32 stdev_id;
+	__u32 hwpt_id;
+	__u32 idev_id;
+	void *buffer;
+};
+
+FIXTURE_SETUP(iommufd_limits)
+{
+	self->fd = iommufd_open();
+	if (self->fd < 0)
+		SKIP_TEST("cannot open /dev/iommu: %s", strerror(errno));
+	if (!iommufd_test_supported(self->fd))
+		SKIP_TEST("CONFIG_IOMMUFD_TEST is off");
+	self->buffer = alloc_buffer(BUFFER_SIZE);
+	ASSERT_NE(NULL, self->buffer);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, &self->hwpt_id,
+			     &self->idev_id);
+}
+
+FIXTURE_TEARDOWN(iommufd_limits)
+{
+	close(self->fd);
+	munmap(self->buffer, BUFFER_SIZE);
+}
+
+/*
+ * COPY makes areas without pinning or charging anything: max_areas bounds
+ * them (ENOSPC, like type1's dma_entry_limit), for MAP too.  Removing all
+ * of them at once is one long loop under the IOVA lock, which must
+ * reschedule (the gate runs with the soft-lockup detector).
+ */
+TEST_F_TIMEOUT(iommufd_limits, copy_many_unmap_all, 600)
+{
+	__u32 fixed = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_RW;
+	__u64 iova, len, base = MOCK_APERTURE_START;
+	struct iommu_test_cmd md;
+	long long max_areas;
+	unsigned long i;
+
+	max_areas = read_file_num(IOMMUFD_MAX_AREAS_PATH);
+	ASSERT_EQ(65535, max_areas);
+	/* Every copy needs a page of the mock aperture */
+	ASSERT_LE((max_areas + 1) * PAGE_SIZE,
+		  MOCK_APERTURE_LAST + 1 - MOCK_APERTURE_START);
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, PAGE_SIZE,
+				  base);
+	for (i = 1; i != (unsigned long)max_areas; i++) {
+		iova = base + i * PAGE_SIZE;
+		ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+						   self->ioas_id, base,
+						   PAGE_SIZE, &iova, fixed));
+	}
+	ASSERT_EQ(0, _test_cmd_ioas_metadata(self->fd, self->ioas_id, &md));
+	ASSERT_EQ(max_areas, md.metadata.out_areas);
+	ASSERT_EQ(1, md.metadata.out_pages);
+
+	/* Full: neither a copy nor a map makes one more */
+	iova = base + max_areas * PAGE_SIZE;
+	test_err(ENOSPC, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					       self->ioas_id, base, PAGE_SIZE,
+					       &iova, fixed));
+	test_err(ENOSPC, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+					      self->buffer + PAGE_SIZE,
+					      PAGE_SIZE, &iova, fixed));
+	/* The refused map pinned nothing */
+	test_cmd_check_refs(self->buffer + PAGE_SIZE, PAGE_SIZE, 0);
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 1);
+
+	/* A copy spanning several source areas needs one area per piece */
+	test_ioctl_ioas_unmap(self->ioas_id, base + PAGE_SIZE, 2 * PAGE_SIZE);
+	iova = base + max_areas * PAGE_SIZE;
+	test_err(ENOSPC, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					       self->ioas_id,
+					       base + 3 * PAGE_SIZE,
+					       3 * PAGE_SIZE, &iova, fixed));
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					   self->ioas_id, base + 3 * PAGE_SIZE,
+					   2 * PAGE_SIZE, &iova, fixed));
+
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+					    UNMAP_ALL_IOVA, UNMAP_ALL_LENGTH,
+					    &len));
+	ASSERT_EQ(max_areas * PAGE_SIZE, len);
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
+	ASSERT_EQ(0, _test_cmd_ioas_metadata(self->fd, self->ioas_id, &md));
+	ASSERT_EQ(0, md.metadata.out_areas);
+	ASSERT_EQ(0, md.metadata.out_bytes);
+}
+
+struct pin_watch {
+	bool stop;	/* __atomic: set by the test thread */
+	long expected;	/* VmPin every sample must show, kB */
+	long samples;	/* __atomic: read by the test thread */
+	long bad;	/* a sample that differed, or 0 */
+};
+
+/* Samples a failing map must run during, at least */
+#define PIN_WATCH_SAMPLES 200
+
+static void *pin_watcher(void *arg)
+{
+	struct pin_watch *pw = arg;
+
+	while (!__atomic_load_n(&pw->stop, __ATOMIC_RELAXED)) {
+		long pin = vm_pinned_kb();
+
+		if (pin != pw->expected)
+			pw->bad = pin ? pin : -1;
+		__atomic_add_fetch(&pw->samples, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Keep failing maps going until the watcher has sampled enough */
+static bool pin_watch_more(struct pin_watch *pw, unsigned int calls)
+{
+	return calls < PIN_WATCH_SAMPLES ||
+	       __atomic_load_n(&pw->samples, __ATOMIC_RELAXED) <
+		       PIN_WATCH_SAMPLES;
+}
+
+/*
+ * Start a thread that samples VmPin until pin_watch_stop(): a map that
+ * will fail on IOVA must never pin, not even for a moment.
+ */
+static void pin_watch_start(struct __test_metadata *_metadata,
+			    struct pin_watch *pw, pthread_t *thread)
+{
+	pw->expected = vm_pinned_kb();
+	ASSERT_LE(0, pw->expected);
+	ASSERT_EQ(0, pthread_create(thread, NULL, pin_watcher, pw));
+}
+
+static void pin_watch_stop(struct __test_metadata *_metadata,
+			   struct pin_watch *pw, pthread_t thread)
+{
+	__atomic_store_n(&pw->stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("%ld VmPin samples", pw->samples);
+	ASSERT_LE(PIN_WATCH_SAMPLES, pw->samples);
+	ASSERT_EQ(0, pw->bad);
+}
+
+TEST_F(iommufd_limits, map_fixed_used_never_pins)
+{
+	struct pin_watch pw = {};
+	pthread_t thread;
+	unsigned int i;
+	__u64 iova;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_APERTURE_START + BUFFER_SIZE - PAGE_SIZE);
+	pin_watch_start(_metadata, &pw, &thread);
+	for (i = 0; pin_watch_more(&pw, i); i++) {
+		/* 1 MiB whose last page is used: refused before pinning */
+		iova = MOCK_APERTURE_START;
+		test_err(EEXIST, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						      self->buffer,
+						      BUFFER_SIZE, &iova,
+						      IOMMU_IOAS_MAP_FIXED_IOVA |
+						      IOMMU_IOAS_MAP_RW));
+	}
+	pin_watch_stop(_metadata, &pw, thread);
+	test_cmd_check_refs(self->buffer + PAGE_SIZE,
+			    BUFFER_SIZE - PAGE_SIZE, 0);
+}
+
+TEST_F(iommufd_limits, map_auto_no_space_never_pins)
+{
+	struct iommu_iova_range allowed = {
+		MOCK_APERTURE_START, MOCK_APERTURE_START + 2 * PAGE_SIZE - 1,
+	};
+	struct pin_watch pw = {};
+	pthread_t thread;
+	unsigned int i;
+	__u64 iova;
+
+	/* Only two pages may be chosen: a 1 MiB map has no room */
+	ASSERT_EQ(0, _test_ioctl_allow_iovas(self->fd, self->ioas_id,
+					     &allowed, 1));
+	pin_watch_start(_metadata, &pw, &thread);
+	for (i = 0; pin_watch_more(&pw, i); i++)
+		test_err(ENOSPC, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						      self->buffer,
+						      BUFFER_SIZE, &iova,
+						      IOMMU_IOAS_MAP_RW));
+	pin_watch_stop(_metadata, &pw, thread);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+	test_ioctl_ioas_map(self->ioas_id, self->buffer, 2 * PAGE_SIZE, &iova);
+	ASSERT_EQ(MOCK_APERTURE_START, iova);
+}
+
+/* Reserved IOVA is checked before mappings: EINVAL even over both */
+TEST_F(iommufd_limits, map_fixed_reserved_first)
+{
+	__u32 fixed = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_RW;
+	__u64 base = MOCK_APERTURE_START, iova;
+
+	/* Pages 0-1 mapped, page 2 reserved */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, 2 * PAGE_SIZE,
+				  base);
+	test_cmd_add_reserved(self->ioas_id, base + 2 * PAGE_SIZE, PAGE_SIZE);
+
+	/* Pages 1-2: over the mapping and the reserved page */
+	iova = base + PAGE_SIZE;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+					      self->buffer, 2 * PAGE_SIZE,
+					      &iova, fixed));
+	iova = base + PAGE_SIZE;
+	test_err(EINVAL, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					       self->ioas_id, base,
+					       2 * PAGE_SIZE, &iova, fixed));
+	/* Only the mapping: EEXIST */
+	iova = base + PAGE_SIZE;
+	test_err(EEXIST, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+					      self->buffer, PAGE_SIZE, &iova,
+					      fixed));
+	iova = base;
+	test_err(EEXIST, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					       self->ioas_id, base, PAGE_SIZE,
+					       &iova, fixed));
+	/* Only the reserved page: EINVAL */
+	iova = base + 2 * PAGE_SIZE;
+	test_err(EINVAL, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					       self->ioas_id, base, PAGE_SIZE,
+					       &iova, fixed));
+	test_cmd_check_refs(self->buffer, 2 * PAGE_SIZE, 1);
+	test_cmd_check_refs(self->buffer + 2 * PAGE_SIZE, PAGE_SIZE, 0);
+	test_ioctl_ioas_unmap(self->ioas_id, base, 2 * PAGE_SIZE);
+}
+
+/* HUGE_PAGES=0 with a mapping not aligned to PAGE_SIZE: EADDRINUSE */
+TEST_F(iommufd_limits, huge_pages_subpage_mapping)
+{
+	__u64 iova = 512;
+	__u32 ioas_id;
+
+	/* Without a domain the alignment is 1 */
+	test_ioctl_ioas_alloc(&ioas_id);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id,
+					  (char *)self->buffer + 512, 1024,
+					  &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_RW));
+	test_err(EADDRINUSE, _test_ioctl_set_option(self->fd,
+						    IOMMU_OPTION_HUGE_PAGES,
+						    ioas_id, 0));
+	test_ioctl_check_option(IOMMU_OPTION_HUGE_PAGES, ioas_id, 1);
+	ASSERT_EQ(1, ioas_alignment(self->fd, ioas_id));
+	test_ioctl_ioas_unmap(ioas_id, 512, 1024);
+	test_ioctl_set_option(IOMMU_OPTION_HUGE_PAGES, ioas_id, 0);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas_id));
+
+	/* With a domain and mappings: EINVAL (checked first) */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_APERTURE_START);
+	test_err(EINVAL, _test_ioctl_set_option(self->fd,
+						IOMMU_OPTION_HUGE_PAGES,
+						self->ioas_id, 0));
+	test_ioctl_destroy(ioas_id);
+}
+
+/*
+ * ALLOW_IOVAS has no limit on the number of ranges (upstream has none) and
+ * reads them in bounded pieces: a list of several pieces works, and a
+ * num_iovas beyond 1M (refused with EINVAL before), up to 2^32 - 1, over a
+ * buffer of one page is read until the buffer ends (EFAULT), without an
+ * oversized allocation or a WARN; a failed call keeps the old list.
+ */
+TEST_F(iommufd_limits, allow_iovas_no_limit)
+{
+	size_t num = 4 * PAGE_SIZE / sizeof(struct iommu_iova_range) + 1, i;
+	struct iommu_iova_range *ranges;
+	__u64 iova, last_start;
+
+	ranges = mmap(NULL, num * sizeof(*ranges), PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ranges);
+	/* 2-byte ranges no mapping fits in, 4 bytes apart ... */
+	for (i = 0; i != num - 1; i++) {
+		ranges[i].start = MOCK_APERTURE_START + 4 * i;
+		ranges[i].last = ranges[i].start + 1;
+	}
+	/* ... and, last, in the fifth piece, the only one a map fits in */
+	last_start = MOCK_APERTURE_START + 4 * num + 16 * PAGE_SIZE;
+	last_start &= ~(PAGE_SIZE - 1);
+	ranges[num - 1].start = last_start;
+	ranges[num - 1].last = last_start + 2 * PAGE_SIZE - 1;
+	ASSERT_EQ(0, _test_ioctl_allow_iovas(self->fd, self->ioas_id, ranges,
+					     num));
+	test_ioctl_ioas_map(self->ioas_id, self->buffer, 2 * PAGE_SIZE, &iova);
+	ASSERT_EQ(last_start, iova);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, 2 * PAGE_SIZE);
+
+	/* More ranges claimed than the buffer holds: EFAULT */
+	ASSERT_EQ(0, munmap((char *)ranges + PAGE_SIZE,
+			    num * sizeof(*ranges) - PAGE_SIZE));
+	test_err(EFAULT, _test_ioctl_allow_iovas(self->fd, self->ioas_id,
+						 ranges, (1U << 20) + 1));
+	test_err(EFAULT, _test_ioctl_allow_iovas(self->fd, self->ioas_id,
+						 ranges, 1U << 28));
+	test_err(EFAULT, _test_ioctl_allow_iovas(self->fd, self->ioas_id,
+						 ranges, UINT32_MAX));
+	/* An overlap inside the first piece: EINVAL before reading on */
+	ranges[1] = ranges[0];
+	test_err(EINVAL, _test_ioctl_allow_iovas(self->fd, self->ioas_id,
+						 ranges, UINT32_MAX));
+	/* The old list is still in force */
+	test_ioctl_ioas_map(self->ioas_id, self->buffer, 2 * PAGE_SIZE, &iova);
+	ASSERT_EQ(last_start, iova);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, 2 * PAGE_SIZE);
+	ASSERT_EQ(0, _test_ioctl_allow_iovas(self->fd, self->ioas_id, NULL,
+					     0));
+	munmap(ranges, PAGE_SIZE);
+}
+
+/* The destination errnos of IOMMU_IOAS_COPY */
+TEST_F(iommufd_limits, copy_errnos)
+{
+	__u32 fixed = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_RW;
+	struct iommu_iova_range allowed = {
+		MOCK_APERTURE_START + 64 * PAGE_SIZE,
+		MOCK_APERTURE_START + 65 * PAGE_SIZE - 1,
+	};
+	__u64 base = MOCK_APERTURE_START, iova;
+	__u32 ioas2_id;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  4 * PAGE_SIZE, base);
+	test_ioctl_ioas_alloc(&ioas2_id);
+	test_cmd_mock_domain(ioas2_id, NULL, NULL, NULL);
+
+	/* No room for an automatic destination IOVA: ENOSPC */
+	ASSERT_EQ(0, _test_ioctl_allow_iovas(self->fd, ioas2_id, &allowed,
+					     1));
+	test_err(ENOSPC, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+					       self->ioas_id, base,
+					       2 * PAGE_SIZE, &iova,
+					       IOMMU_IOAS_MAP_RW));
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, ioas2_id, self->ioas_id,
+					   base, PAGE_SIZE, &iova,
+					   IOMMU_IOAS_MAP_RW));
+	ASSERT_EQ(allowed.start, iova);
+
+	/* Lengths an automatic IOVA cannot have, and sums that wrap */
+	test_err(EOVERFLOW, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+						  self->ioas_id, base,
+						  UINT64_MAX / 2, &iova,
+						  IOMMU_IOAS_MAP_RW));
+	test_err(EOVERFLOW, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+						  self->ioas_id, base,
+						  UINT64_MAX, &iova,
+						  IOMMU_IOAS_MAP_RW));
+	iova = UINT64_MAX - PAGE_SIZE + 1;
+	test_err(EOVERFLOW, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+						  self->ioas_id, base,
+						  2 * PAGE_SIZE, &iova,
+						  fixed));
+	iova = base;
+	test_err(EOVERFLOW, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+						  self->ioas_id,
+						  UINT64_MAX - PAGE_SIZE + 1,
+						  2 * PAGE_SIZE, &iova,
+						  fixed));
+
+	/* A reserved destination: EINVAL; outside the aperture too */
+	test_cmd_add_reserved(ioas2_id, base, PAGE_SIZE);
+	iova = base;
+	test_err(EINVAL, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+					       self->ioas_id, base, PAGE_SIZE,
+					       &iova, fixed));
+	iova = MOCK_APERTURE_START - PAGE_SIZE;
+	test_err(EINVAL, _test_ioctl_ioas_copy(self->fd, ioas2_id,
+					       self->ioas_id, base, PAGE_SIZE,
+					       &iova, fixed));
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 1);
+	test_ioctl_ioas_unmap(ioas2_id, allowed.start, PAGE_SIZE);
+	test_ioctl_ioas_unmap(self->ioas_id, base, 4 * PAGE_SIZE);
+	test_cmd_check_refs(self->buffer, 4 * PAGE_SIZE, 0);
+}
+
+struct unmap_race {
+	int fd;
+	__u32 ioas_id;
+	__u64 iova;
+	pthread_barrier_t start;	/* both unmap after it */
+	pthread_barrier_t end;		/* both are done before it */
+	bool stop;
+	int rc;
+	int err;
+	__u64 len;
+};
+
+#define UNMAP_RACE_ROUNDS 200
+
+static void *unmap_racer(void *arg)
+{
+	struct unmap_race *ur = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&ur->start);
+		if (ur->stop)
+			break;
+		ur->rc = _test_ioctl_ioas_unmap(ur->fd, ur->ioas_id, ur->iova,
+						PAGE_SIZE, &ur->len);
+		ur->err = errno;
+		pthread_barrier_wait(&ur->end);
+	}
+	return NULL;
+}
+
+/*
+ * Two unmaps of one mapping at the same time: the IOVA lock serializes
+ * them, so upstream's EBUSY cannot happen; exactly one removes the mapping
+ * and the other finds nothing (ENOENT), every time.
+ */
+TEST_F_TIMEOUT(iommufd_limits, unmap_concurrent, 120)
+{
+	struct unmap_race ur = {
+		.fd = self->fd,
+		.ioas_id = self->ioas_id,
+		.iova = MOCK_APERTURE_START,
+	};
+	unsigned int round, mine = 0, theirs = 0;
+	pthread_t thread;
+	int rc, err;
+	__u64 len;
+
+	ASSERT_EQ(0, pthread_barrier_init(&ur.start, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&ur.end, NULL, 2));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, unmap_racer, &ur));
+	for (round = 0; round != UNMAP_RACE_ROUNDS; round++) {
+		test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+					  PAGE_SIZE, ur.iova);
+		pthread_barrier_wait(&ur.start);
+		rc = _test_ioctl_ioas_unmap(self->fd, self->ioas_id, ur.iova,
+					    PAGE_SIZE, &len);
+		err = errno;
+		pthread_barrier_wait(&ur.end);
+		if (rc)
+			ASSERT_EQ(ENOENT, err);
+		if (ur.rc)
+			ASSERT_EQ(ENOENT, ur.err);
+		/* Exactly one of the two removed the page */
+		ASSERT_EQ(1, !rc + !ur.rc);
+		ASSERT_EQ(PAGE_SIZE, rc ? ur.len : len);
+		if (rc)
+			theirs++;
+		else
+			mine++;
+		test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
+	}
+	ur.stop = true;
+	pthread_barrier_wait(&ur.start);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("unmapped by the test thread %u times, by the other %u times",
+	       mine, theirs);
+}
+
+/*
+ * An ID that exists but names an object of another type is ENOENT for
+ * every command that takes an ID of a given type.  (IOMMU_DESTROY takes
+ * any type; IOMMU_TEST_OP_MOCK_DOMAIN takes a page table ID, IOAS or
+ * HW_PAGETABLE, like a device attach, which refuses other types with
+ * EINVAL as upstream's attach does.)
+ */
+TEST_F(iommufd_limits, wrong_type_enoent)
+{
+	__u32 fixed = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_RW;
+	__u32 wrong[] = { self->hwpt_id, self->idev_id, self->stdev_id };
+	struct iommu_iova_range ranges[4];
+	struct iommu_test_cmd md;
+	unsigned int i;
+	__u32 num;
+	__u64 val, iova;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_APERTURE_START);
+	for (i = 0; i != ARRAY_SIZE(wrong); i++) {
+		__u32 id = wrong[i];
+
+		ASSERT_NE(self->ioas_id, id);
+		iova = MOCK_APERTURE_START + PAGE_SIZE;
+		test_err(ENOENT, _test_ioctl_ioas_map(self->fd, id,
+						      self->buffer, PAGE_SIZE,
+						      &iova, fixed));
+		test_err(ENOENT, _test_ioctl_ioas_unmap(self->fd, id,
+							UNMAP_ALL_IOVA,
+							UNMAP_ALL_LENGTH,
+							NULL));
+		test_err(ENOENT, _test_ioctl_ioas_copy(self->fd, id,
+						       self->ioas_id,
+						       MOCK_APERTURE_START,
+						       PAGE_SIZE, &iova,
+						       fixed));
+		test_err(ENOENT, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+						       id, MOCK_APERTURE_START,
+						       PAGE_SIZE, &iova,
+						       fixed));
+		num = ARRAY_SIZE(ranges);
+		test_err(ENOENT, _test_ioctl_iova_ranges(self->fd, id, ranges,
+							 &num, NULL));
+		test_err(ENOENT, _test_ioctl_allow_iovas(self->fd, id, NULL,
+							 0));
+		test_err(ENOENT, _test_ioctl_option(self->fd,
+						    IOMMU_OPTION_HUGE_PAGES,
+						    IOMMU_OPTION_OP_GET, id,
+						    &val));
+		test_err(ENOENT, _test_ioctl_set_option(self->fd,
+							IOMMU_OPTION_HUGE_PAGES,
+							id, 1));
+		test_err(ENOENT, _test_cmd_add_reserved(self->fd, id,
+							MOCK_APERTURE_START,
+							PAGE_SIZE));
+		test_err(ENOENT, _test_cmd_ioas_metadata(self->fd, id, &md));
+	}
+	/* The other way round: an IOAS where a HW_PAGETABLE is expected */
+	test_err(ENOENT, _test_cmd_check_map(self->fd, self->ioas_id,
+					     MOCK_APERTURE_START,
+					     self->buffer, PAGE_SIZE, NULL));
+	test_err(ENOENT, _test_cmd_check_map(self->fd, self->idev_id,
+					     MOCK_APERTURE_START,
+					     self->buffer, PAGE_SIZE, NULL));
+	/* Nothing was changed by any of them */
+	test_cmd_check_map(self->hwpt_id, MOCK_APERTURE_START, self->buffer,
+			   PAGE_SIZE);
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, MOCK_APERTURE_START, PAGE_SIZE);
+}
+
+/*
+ * The metadata of pinned memory: 8 bytes per run of contiguous pages, in
+ * allocations of at most a page, and little per mapping.
+ */
+TEST_F_TIMEOUT(iommufd_limits, metadata_storage, 120)
+{
+	size_t size = 4 * HUGEPAGE_SIZE, i;
+	unsigned long npages = size / PAGE_SIZE;
+	struct iommu_test_cmd md;
+	void *base;
+	char *buf;
+	long thp;
+
+	/* A one page mapping costs far less than a page */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_APERTURE_START);
+	ASSERT_EQ(0, _test_cmd_ioas_metadata(self->fd, self->ioas_id, &md));
+	TH_LOG("1 page: %llu bytes", (unsigned long long)md.metadata.out_bytes);
+	ASSERT_EQ(1, md.metadata.out_areas);
+	ASSERT_EQ(1, md.metadata.out_pages);
+	ASSERT_EQ(1, md.metadata.out_runs);
+	ASSERT_GT(md.metadata.out_bytes, 0);
+	ASSERT_GT(1024, md.metadata.out_bytes);
+	test_ioctl_ioas_unmap(self->ioas_id, MOCK_APERTURE_START, PAGE_SIZE);
+
+	/*
+	 * 8 MiB of 4 KiB pages (shared memory is never a transparent huge
+	 * page; madvise() may not exist) faulted in from the end: ascending
+	 * addresses get descending frames, no two pages make a run
+	 */
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	buf = base;
+	for (i = npages; i--;)
+		buf[i * PAGE_SIZE] = 1;
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, size,
+				  MOCK_APERTURE_START);
+	ASSERT_EQ(0, _test_cmd_ioas_metadata(self->fd, self->ioas_id, &md));
+	TH_LOG("%lu 4K pages faulted backwards: %llu runs, %llu bytes",
+	       npages, (unsigned long long)md.metadata.out_runs,
+	       (unsigned long long)md.metadata.out_bytes);
+	ASSERT_LE(1, md.metadata.out_runs);
+	ASSERT_GE(npages, md.metadata.out_runs);
+	/* 8 bytes a run in 4 KiB chunks, an xarray, the area, the object */
+	ASSERT_GE(md.metadata.out_runs * 8 * PAGE_SIZE / (PAGE_SIZE - 64) +
+		  4096, md.metadata.out_bytes);
+	test_ioctl_ioas_unmap(self->ioas_id, MOCK_APERTURE_START, size);
+	munmap(base, size);
+
+	/* With transparent huge pages: a run per huge page at most */
+	buf = alloc_aligned_buffer(size, true, &base);
+	ASSERT_NE(NULL, buf);
+	thp = vma_anon_huge_kb(buf);
+	ASSERT_EQ(size / 1024, thp);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, size,
+				  MOCK_APERTURE_START);
+	ASSERT_EQ(0, _test_cmd_ioas_metadata(self->fd, self->ioas_id, &md));
+	TH_LOG("%lu pages in THP: %llu runs, %llu bytes", npages,
+	       (unsigned long long)md.metadata.out_runs,
+	       (unsigned long long)md.metadata.out_bytes);
+	ASSERT_GE(size / HUGEPAGE_SIZE, md.metadata.out_runs);
+	ASSERT_GT(1024, md.metadata.out_bytes);
+	test_ioctl_ioas_unmap(self->ioas_id, MOCK_APERTURE_START, size);
+	munmap(base, size + HUGEPAGE_SIZE);
+}
+
+/* Fault points a fixed map of @pages pages makes on @fd, -1 on error */
+static long map_fault_points(int fd, __u32 ioas_id, void *buf,
+			     unsigned long pages)
+{
+	const long start = 1000000;
+	char path[64], val[32];
+	__u64 iova = 0;
+	long left = -1;
+	int proc_fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	proc_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (proc_fd < 0)
+		return -1;
+	snprintf(val, sizeof(val), "%ld", start);
+	if (pwrite(proc_fd, val, strlen(val), 0) < 0)
+		goto out;
+	if (_test_ioctl_ioas_map(fd, ioas_id, buf, pages * PAGE_SIZE, &iova,
+				 IOMMU_IOAS_MAP_FIXED_IOVA |
+				 IOMMU_IOAS_MAP_RW))
+		goto out_disable;
+	memset(val, 0, sizeof(val));
+	if (pread(proc_fd, val, sizeof(val) - 1, 0) > 0)
+		left = start - strtol(val, NULL, 10);
+	_test_ioctl_ioas_unmap(fd, ioas_id, 0, pages * PAGE_SIZE, NULL);
+out_disable:
+	pwrite(proc_fd, "0", 1, 0);
+out:
+	close(proc_fd);
+	return left;
+}
+
+/*
+ * IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT belongs to the iommufd it is set
+ * on: one pin batch per page there, unchanged batches everywhere else
+ * (each batch is one fail_iommufd fault point).
+ */
+TEST_F(iommufd_limits, temp_memory_limit_per_context)
+{
+	long limited, other, fresh;
+	__u32 ioas_id, ioas3_id;
+	int fd2;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	fd2 = iommufd_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd2, &ioas3_id));
+
+	/* 8 bytes: one struct page pointer, one page per batch */
+	ASSERT_EQ(0, _test_cmd_set_temp_memory_limit(self->fd, 8));
+	limited = map_fault_points(self->fd, ioas_id, self->buffer, 64);
+	other = map_fault_points(fd2, ioas3_id, self->buffer, 64);
+	ASSERT_EQ(0, _test_cmd_set_temp_memory_limit(self->fd, 0));
+	fresh = map_fault_points(self->fd, ioas_id, self->buffer, 64);
+	TH_LOG("fault points of a 64 page map: limited %ld, other %ld, restored %ld",
+	       limited, other, fresh);
+	ASSERT_LT(0, other);
+	ASSERT_LT(0, fresh);
+	ASSERT_LE(other + 63, limited);
+	ASSERT_LE(fresh + 63, limited);
+	test_cmd_check_refs(self->buffer, 64 * PAGE_SIZE, 0);
+	close(fd2);
+}
+
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define SIGNAL_MAP_SIZE (32UL << 20)
+
+/* Map @buf one page per pin batch: the longest pinning there is */
+static int slow_map(int fd, void *buf)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 ioas_id;
+
+	if (_test_ioctl_ioas_alloc(fd, &ioas_id) ||
+	    _test_cmd_set_temp_memory_limit(fd, sizeof(void *)))
+		return -1;
+	return _test_ioctl_ioas_map(fd, ioas_id, buf, SIGNAL_MAP_SIZE, &iova,
+				    IOMMU_IOAS_MAP_FIXED_IOVA |
+				    IOMMU_IOAS_MAP_RW);
+}
+
+/*
+ * A fatal signal stops the pinning between two batches (EINTR) instead of
+ * letting a killed process pin gigabytes first: a process killed while
+ * pinning 32 MiB page by page dies much sooner than the pinning takes,
+ * and nothing stays pinned.
+ */
+TEST_F_TIMEOUT(iommufd_limits, map_fatal_signal, 300)
+{
+	double t, full, killed;
+	int report[2], status;
+	void *buf;
+	pid_t pid;
+	int fd;
+	char c;
+
+	buf = alloc_buffer(SIGNAL_MAP_SIZE);
+	ASSERT_NE(NULL, buf);
+
+	/* How long the whole pinning takes */
+	fd = iommufd_open();
+	ASSERT_LE(0, fd);
+	t = now_sec();
+	ASSERT_EQ(0, slow_map(fd, buf));
+	full = now_sec() - t;
+	ASSERT_EQ(0, close(fd));
+	test_cmd_check_refs(buf, SIGNAL_MAP_SIZE, 0);
+
+	ASSERT_EQ(0, pipe(report));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = iommufd_open();
+		if (fd < 0 || write(report[1], "x", 1) != 1)
+			_exit(1);
+		slow_map(fd, buf);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read(report[0], &c, 1));
+	/* Let it pin for a tenth of the time it needs */
+	usleep(full * 100000);
+	t = now_sec();
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	killed = now_sec() - t;
+	TH_LOG("pinning 32 MiB page by page: %.3f s; killed after %.3f s, gone %.3f s later",
+	       full, full / 10, killed);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(SIGKILL, WTERMSIG(status));
+	/* Without the check it would have pinned the other 90% first */
+	ASSERT_LT(killed, full / 2);
+	test_cmd_check_refs(buf, SIGNAL_MAP_SIZE, 0);
+	close(report[0]);
+	close(report[1]);
+	munmap(buf, SIGNAL_MAP_SIZE);
+}
+
+/*
+ * IOMMU_OPTION_RLIMIT_MODE as an unprivileged user: EPERM, whatever the
+ * value, before the value is checked.
+ */
+TEST_F(accounting, rlimit_mode_eperm_first)
+{
+	ASSERT_EQ(0, drop_capability(CAP_SYS_RESOURCE));
+	test_err(EPERM, _test_ioctl_set_option(self->fd,
+					       IOMMU_OPTION_RLIMIT_MODE, 0, 2));
+	test_err(EPERM, _test_ioctl_set_option(self->fd,
+					       IOMMU_OPTION_RLIMIT_MODE, 0,
+					       UINT64_MAX));
+	test_err(EPERM, _test_ioctl_set_option(self->fd,
+					       IOMMU_OPTION_RLIMIT_MODE, 0, 0));
+	test_ioctl_check_option(IOMMU_OPTION_RLIMIT_MODE, 0, 0);
+}
+
+#define SAME_USER_UID 12345
+
+/*
+ * In a child: open a context (as root), make an IOAS, become @uid (which
+ * drops every capability) with RLIMIT_MEMLOCK @limit, then try to map
+ * @bytes of @buf.  Reports errno (0 for success) on @report_fd, then
+ * waits for a byte on @wait_fd before exiting (which unmaps).
+ */
+static void same_user_child(void *buf, size_t bytes, rlim_t limit,
+			    int report_fd, int wait_fd)
+{
+	struct rlimit rl = { limit, limit };
+	__u32 ioas_id;
+	__u64 iova;
+	char c;
+	int fd, err = 0;
+
+	fd = iommufd_open();
+	if (fd < 0 || _test_ioctl_ioas_alloc(fd, &ioas_id) ||
+	    setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(SAME_USER_UID) ||
+	    setuid(SAME_USER_UID))
+		_exit(100);
+	if (_test_ioctl_ioas_map(fd, ioas_id, buf, bytes, &iova,
+				 IOMMU_IOAS_MAP_RW))
+		err = errno;
+	if (write(report_fd, &err, sizeof(err)) != sizeof(err))
+		_exit(101);
+	if (read(wait_fd, &c, 1) != 1)
+		_exit(102);
+	_exit(0);
+}
+
+/* A child of same_user_child(): its pid and the two pipes to it */
+struct same_user {
+	pid_t pid;
+	int report[2];
+	int wait[2];
+};
+
+/* Fork same_user_child() and return the errno of its map */
+static int same_user_fork(struct __test_metadata *_metadata,
+			  struct same_user *su, void *buf, size_t bytes)
+{
+	int err = -1;
+
+	ASSERT_EQ(0, pipe(su->report));
+	ASSERT_EQ(0, pipe(su->wait));
+	su->pid = fork();
+	ASSERT_LE(0, su->pid);
+	if (!su->pid)
+		same_user_child(buf, bytes, 256 * 1024, su->report[1],
+				su->wait[0]);
+	ASSERT_EQ(sizeof(err), read(su->report[0], &err, sizeof(err)));
+	return err;
+}
+
+/* Let the child exit, which unmaps and unpins what it mapped */
+static void same_user_end(struct __test_metadata *_metadata,
+			  struct same_user *su)
+{
+	int status;
+
+	ASSERT_EQ(1, write(su->wait[1], "x", 1));
+	ASSERT_EQ(su->pid, waitpid(su->pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	close(su->report[0]);
+	close(su->report[1]);
+	close(su->wait[0]);
+	close(su->wait[1]);
+}
+
+/*
+ * Per-user accounting (mode 0, the default) is per user: what one process
+ * of a user pinned counts against the limit of another process of the
+ * same user, until it is unpinned.
+ */
+TEST_F(accounting, per_user_charge_shared)
+{
+	char *second = (char *)self->buffer + 256 * 1024;
+	struct same_user a, b;
+
+	/* A pins 192 KiB of its 256 KiB limit and keeps it */
+	ASSERT_EQ(0, same_user_fork(_metadata, &a, self->buffer, 192 * 1024));
+	test_cmd_check_refs(self->buffer, 192 * 1024, 1);
+	/* B, the same user: 128 KiB more exceeds the user's limit */
+	ASSERT_EQ(ENOMEM, same_user_fork(_metadata, &b, second, 128 * 1024));
+	same_user_end(_metadata, &b);
+	test_cmd_check_refs(second, 128 * 1024, 0);
+	/* 64 KiB more reaches it exactly */
+	ASSERT_EQ(0, same_user_fork(_metadata, &b, second, 64 * 1024));
+	same_user_end(_metadata, &b);
+	/* Once A is gone, its charge is too */
+	same_user_end(_metadata, &a);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+	ASSERT_EQ(0, same_user_fork(_metadata, &b, second, 256 * 1024));
+	same_user_end(_metadata, &b);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/*
+ * attach: how devices are attached to page tables.  Mock IOMMUs that
+ * finish their domains at the first attach as 6.1's drivers do, mock IOMMU
+ * instances that refuse each other's domains, units that cannot enforce
+ * cache coherency, and mock devices sharing an iommu_group (see
+ * iommufd_test.h).
+ */
+FIXTURE(attach) {
+	int fd;
+	void *buffer;
+};
+
+FIXTURE_SETUP(attach)
+{
+	self->fd = iommufd_open();
+	if (self->fd < 0)
+		SKIP_TEST("cannot open /dev/iommu: %s", strerror(errno));
+	if (!iommufd_test_supported(self->fd))
+		SKIP_TEST("CONFIG_IOMMUFD_TEST is off");
+	self->buffer = alloc_buffer(BUFFER_SIZE);
+	ASSERT_NE(NULL, self->buffer);
+}
+
+FIXTURE_TEARDOWN(attach)
+{
+	close(self->fd);
+	munmap(self->buffer, BUFFER_SIZE);
+}
+
+/* Assert that the usable IOVA of @ioas_id is exactly [start, last] */
+#define check_one_range(ioas_id, _start, _last)                               \
+	do {                                                                  \
+		struct iommu_iova_range __r[4];                               \
+		__u32 __num = ARRAY_SIZE(__r);                                \
+		__u64 __align;                                                \
+		ASSERT_EQ(0, _test_ioctl_iova_ranges(self->fd, ioas_id, __r,  \
+						     &__num, &__align));      \
+		ASSERT_EQ(1, __num);                                          \
+		ASSERT_EQ((__u64)(_start), __r[0].start);                     \
+		ASSERT_EQ((__u64)(_last), __r[0].last);                       \
+	} while (0)
+
+/*
+ * Like 6.1 arm-smmu-v3, the domain has no page table, aperture or real page
+ * sizes before its first attach, and map fails until then: the domain must
+ * be attached before it is filled and measured.
+ */
+TEST_F(attach, smmu_map_then_attach)
+{
+	__u64 iova = 1ULL << 30, len;
+	__u32 ioas_id, stdev_id, hwpt_id;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE, iova);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_SMMUV3, 0,
+				   &stdev_id, &hwpt_id);
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 1);
+
+	/* The real aperture and page sizes, known after the attach only */
+	check_one_range(ioas_id, 0, MOCK_SMMU_APERTURE_LAST);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas_id));
+
+	/* Beyond the aperture is reserved: EINVAL, never a map attempt */
+	len = MOCK_SMMU_APERTURE_LAST + 1;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
+					      PAGE_SIZE, &len,
+					      IOMMU_IOAS_MAP_FIXED_IOVA |
+					      IOMMU_IOAS_MAP_RW));
+	len = MOCK_SMMU_APERTURE_LAST + 1 - PAGE_SIZE;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
+					      2 * PAGE_SIZE, &len,
+					      IOMMU_IOAS_MAP_FIXED_IOVA |
+					      IOMMU_IOAS_MAP_RW));
+	/* The last page of the aperture is fine, and mapped */
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_SMMU_APERTURE_LAST + 1 - PAGE_SIZE);
+	test_cmd_check_map(hwpt_id, MOCK_SMMU_APERTURE_LAST + 1 - PAGE_SIZE,
+			   self->buffer, PAGE_SIZE);
+	/* So is an IOVA the kernel chooses */
+	test_ioctl_ioas_map(ioas_id, self->buffer, BUFFER_SIZE, &len);
+	ASSERT_GE(MOCK_SMMU_APERTURE_LAST, len + BUFFER_SIZE - 1);
+	test_cmd_check_map(hwpt_id, len, self->buffer, BUFFER_SIZE);
+
+	/* The last device takes the domain and its reservation away */
+	test_ioctl_destroy(stdev_id);
+	check_one_range(ioas_id, 0, UINT64_MAX);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 3);
+	test_cmd_check_refs((char *)self->buffer + PAGE_SIZE,
+			    BUFFER_SIZE - PAGE_SIZE, 2);
+	test_ioctl_destroy(ioas_id);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/* A mapping outside the aperture known after attach: refused, undone */
+TEST_F(attach, smmu_mapping_beyond_aperture)
+{
+	__u64 iova = MOCK_SMMU_APERTURE_LAST + 1;
+	__u32 ioas_id, hwpt_id;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE, iova);
+	test_err(EADDRINUSE,
+		 _test_cmd_mock_domain_flags(self->fd, ioas_id,
+					     MOCK_FLAGS_DEVICE_SMMUV3, 0, NULL,
+					     NULL, NULL));
+	/* Nothing is left behind: no reservation, no alignment, no pin */
+	check_one_range(ioas_id, 0, UINT64_MAX);
+	ASSERT_EQ(1, ioas_alignment(self->fd, ioas_id));
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 1);
+	test_ioctl_ioas_unmap(ioas_id, iova, PAGE_SIZE);
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
+	/* The group went back to blocking: it can be attached again */
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_SMMUV3, 0, NULL,
+				   &hwpt_id);
+	ASSERT_NE(0, hwpt_id);
+}
+
+/*
+ * Like 6.1 intel: 4K pages and a 57-bit aperture until the first attach,
+ * then the unit's width and superpages.  A 2 MiB mapping made before and
+ * one made after the attach both become one 2 MiB IOPTE.
+ */
+TEST_F(attach, intel_huge_before_and_after)
+{
+	size_t size = 2 * HUGEPAGE_SIZE;
+	__u64 iova = 1ULL << 30, pgsize;
+	__u32 ioas_id, hwpt_id;
+	void *base;
+	char *buf;
+	long thp;
+
+	buf = alloc_aligned_buffer(size, true, &base);
+	ASSERT_NE(NULL, buf);
+	thp = vma_anon_huge_kb(buf);
+	if (thp < (long)(size / 1024)) {
+		munmap(base, size + HUGEPAGE_SIZE);
+		SKIP(return, "no transparent huge pages (%ld kB)", thp);
+	}
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_map_fixed(ioas_id, buf, HUGEPAGE_SIZE, iova);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0, NULL,
+				   &hwpt_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas_id));
+
+	ASSERT_EQ(0, _test_cmd_check_map_pgsize(self->fd, hwpt_id, iova, buf,
+						HUGEPAGE_SIZE, &pgsize));
+	ASSERT_EQ(HUGEPAGE_SIZE, pgsize);
+
+	test_ioctl_ioas_map_fixed(ioas_id, buf + HUGEPAGE_SIZE, HUGEPAGE_SIZE,
+				  iova + 4 * HUGEPAGE_SIZE);
+	ASSERT_EQ(0, _test_cmd_check_map_pgsize(self->fd, hwpt_id,
+						iova + 4 * HUGEPAGE_SIZE,
+						buf + HUGEPAGE_SIZE,
+						HUGEPAGE_SIZE, &pgsize));
+	ASSERT_EQ(HUGEPAGE_SIZE, pgsize);
+
+	/* Beyond the unit's width */
+	iova = MOCK_INTEL_APERTURE_LAST + 1;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, buf, PAGE_SIZE,
+					      &iova,
+					      IOMMU_IOAS_MAP_FIXED_IOVA |
+					      IOMMU_IOAS_MAP_RW));
+	test_ioctl_ioas_unmap(ioas_id, 1ULL << 30, HUGEPAGE_SIZE);
+	test_ioctl_ioas_unmap(ioas_id, (1ULL << 30) + 4 * HUGEPAGE_SIZE,
+			      HUGEPAGE_SIZE);
+	munmap(base, size + HUGEPAGE_SIZE);
+}
+
+/*
+ * Cache coherency is enforced after the first attach, as VFIO type1 does:
+ * 6.1 intel accepts it for a domain without device and then refuses every
+ * device of a unit without Snoop Control (QEMU's default intel-iommu).
+ */
+TEST_F(attach, coherency_after_attach)
+{
+	__u32 ioas_id, ioas2_id, snoop_id, snoop2_id, nosnoop_id;
+	__u32 hwpt_id, hwpt2_id, hwpt3_id;
+
+	/* A unit without Snoop Control alone: attached, not enforced */
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NO_SNOOP, 0, &nosnoop_id,
+				   &hwpt_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE,
+				  1ULL << 30);
+	/* so a snooping device can join it */
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0,
+				   &snoop_id, &hwpt2_id);
+	ASSERT_EQ(hwpt_id, hwpt2_id);
+	test_ioctl_destroy(nosnoop_id);
+	test_ioctl_destroy(snoop_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+
+	/* A snooping device first: its new domain enforces coherency */
+	test_ioctl_ioas_alloc(&ioas2_id);
+	test_cmd_mock_domain_flags(ioas2_id, MOCK_FLAGS_DEVICE_INTEL, 0,
+				   &snoop_id, &hwpt_id);
+	test_cmd_mock_domain_flags(ioas2_id, MOCK_FLAGS_DEVICE_INTEL, 0,
+				   &snoop2_id, &hwpt2_id);
+	ASSERT_EQ(hwpt_id, hwpt2_id);
+	/* The driver refuses a non-snooping device by HW_PAGETABLE ID */
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NO_SNOOP |
+				   MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &nosnoop_id,
+				   NULL);
+	test_err(EOPNOTSUPP, _test_cmd_mock_attach(self->fd, nosnoop_id,
+						   hwpt_id, NULL));
+	/* and by IOAS it gets a domain of its own, filled */
+	test_cmd_mock_attach(nosnoop_id, ioas2_id, &hwpt3_id);
+	ASSERT_NE(hwpt_id, hwpt3_id);
+	test_ioctl_ioas_map_fixed(ioas2_id, self->buffer, BUFFER_SIZE,
+				  1ULL << 30);
+	test_cmd_check_map(hwpt_id, 1ULL << 30, self->buffer, BUFFER_SIZE);
+	test_cmd_check_map(hwpt3_id, 1ULL << 30, self->buffer, BUFFER_SIZE);
+}
+
+/*
+ * A domain another device joins may be narrowed by the driver (intel: the
+ * narrowest address width of its units).  The join is refused when the
+ * mappings no longer fit, else the IOAS follows the narrower aperture.
+ */
+TEST_F(attach, intel_join_narrows)
+{
+	__u64 high = 1ULL << 40, iova;
+	__u32 ioas_id, wide_id, narrow_id, hwpt_id, hwpt2_id;
+	__u64 allocs;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0,
+				   &wide_id, &hwpt_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE, high);
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NARROW |
+				   MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &narrow_id,
+				   NULL);
+
+	/* Refused on the existing domain, and on a new one */
+	allocs = mock_domain_allocs(self->fd);
+	test_err(EADDRINUSE, _test_cmd_mock_attach(self->fd, narrow_id,
+						   ioas_id, NULL));
+	ASSERT_EQ(allocs + 1, mock_domain_allocs(self->fd));
+	test_err(EADDRINUSE, _test_cmd_mock_attach(self->fd, narrow_id,
+						   hwpt_id, NULL));
+	/* The existing domain and the IOAS are as they were */
+	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
+	test_cmd_check_map(hwpt_id, high, self->buffer, PAGE_SIZE);
+
+	/* Without the high mapping it joins, and the IOAS narrows */
+	test_ioctl_ioas_unmap(ioas_id, high, PAGE_SIZE);
+	test_cmd_mock_attach(narrow_id, ioas_id, &hwpt2_id);
+	ASSERT_EQ(hwpt_id, hwpt2_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
+	iova = high;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
+					      PAGE_SIZE, &iova,
+					      IOMMU_IOAS_MAP_FIXED_IOVA |
+					      IOMMU_IOAS_MAP_RW));
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE);
+	test_cmd_check_map(hwpt_id, MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE,
+			   self->buffer, PAGE_SIZE);
+	test_cmd_mock_detach(narrow_id);
+	test_cmd_mock_detach(wide_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	check_one_range(ioas_id, 0, UINT64_MAX);
+}
+
+/*
+ * 6.1 drivers refuse another instance's domain with -ENXIO, not -EINVAL:
+ * attaching by IOAS must still find or make a domain for every device.
+ */
+TEST_F(attach, foreign_instance)
+{
+	static const __u32 kinds[] = { 0, MOCK_FLAGS_DEVICE_SMMUV3 };
+	__u32 ioas_id, a_id, b_id, c_id, hwpt_a, hwpt_b, hwpt_c;
+	__u64 iova = MOCK_APERTURE_START;
+	unsigned int i;
+
+	for (i = 0; i != ARRAY_SIZE(kinds); i++) {
+		test_ioctl_ioas_alloc(&ioas_id);
+		test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE,
+					  iova);
+		/* Two instances: two domains, both filled */
+		test_cmd_mock_domain_flags(ioas_id, kinds[i], 0, &a_id,
+					   &hwpt_a);
+		test_cmd_mock_domain_flags(ioas_id, kinds[i], 0, &b_id,
+					   &hwpt_b);
+		ASSERT_NE(hwpt_a, hwpt_b);
+		test_cmd_check_map(hwpt_a, iova, self->buffer, BUFFER_SIZE);
+		test_cmd_check_map(hwpt_b, iova, self->buffer, BUFFER_SIZE);
+		/* The instance of a: shares a's domain */
+		test_cmd_mock_domain_flags(ioas_id,
+					   MOCK_FLAGS_DEVICE_SAME_INSTANCE,
+					   a_id, &c_id, &hwpt_c);
+		ASSERT_EQ(hwpt_a, hwpt_c);
+		test_ioctl_destroy(c_id);
+		/* By HW_PAGETABLE ID the driver's errno comes through */
+		test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_INSTANCE |
+					   MOCK_FLAGS_DEVICE_NO_ATTACH, b_id,
+					   &c_id, NULL);
+		test_err(ENXIO, _test_cmd_mock_attach(self->fd, c_id, hwpt_a,
+						      NULL));
+		test_cmd_mock_attach(c_id, hwpt_b, &hwpt_c);
+		ASSERT_EQ(hwpt_b, hwpt_c);
+		test_ioctl_destroy(a_id);
+		test_ioctl_destroy(b_id);
+		test_ioctl_destroy(c_id);
+		test_ioctl_destroy(ioas_id);
+	}
+
+	/* Another kind of IOMMU: refused too, another domain */
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain_flags(ioas_id, 0, 0, &a_id, &hwpt_a);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0, &b_id,
+				   &hwpt_b);
+	ASSERT_NE(hwpt_a, hwpt_b);
+}
+
+/*
+ * A group attached to a page table of one IOAS cannot be attached to
+ * another by another of its devices: EINVAL, found before any domain is
+ * allocated or filled.
+ */
+TEST_F(attach, group_attached_elsewhere)
+{
+	__u32 ioas_id, ioas2_id, a_id, b_id, c_id, hwpt_id, hwpt2_id, id;
+	__u64 allocs;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_alloc(&ioas2_id);
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &a_id,
+				   NULL);
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_GROUP |
+				   MOCK_FLAGS_DEVICE_NO_ATTACH, a_id, &b_id,
+				   NULL);
+	/* A peer that is attached cannot get a new group member */
+	test_cmd_mock_attach(a_id, ioas_id, &hwpt_id);
+	test_err(EBUSY, _test_cmd_mock_domain_flags(self->fd, 0,
+						    MOCK_FLAGS_DEVICE_SAME_GROUP |
+						    MOCK_FLAGS_DEVICE_NO_ATTACH,
+						    a_id, NULL, NULL, NULL));
+	test_cmd_mock_domain_flags(ioas2_id, MOCK_FLAGS_DEVICE_SMMUV3, 0,
+				   &c_id, &hwpt2_id);
+
+	/*
+	 * IOAS 2 holds a mapping below the aperture of the default mock
+	 * IOMMU: building a domain for b would fail with EADDRINUSE, the
+	 * group check comes first.
+	 */
+	test_ioctl_ioas_map_fixed(ioas2_id, self->buffer, PAGE_SIZE, 0);
+	allocs = mock_domain_allocs(self->fd);
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, b_id, ioas2_id, NULL));
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, b_id, hwpt2_id, NULL));
+	ASSERT_EQ(allocs, mock_domain_allocs(self->fd));
+
+	/* Its own page table is fine, by IOAS or by ID */
+	test_cmd_mock_attach(b_id, ioas_id, &id);
+	ASSERT_EQ(hwpt_id, id);
+	test_cmd_mock_detach(b_id);
+	test_cmd_mock_attach(b_id, hwpt_id, &id);
+	ASSERT_EQ(hwpt_id, id);
+	ASSERT_EQ(allocs, mock_domain_allocs(self->fd));
+	/* Attached already */
+	test_err(EBUSY, _test_cmd_mock_attach(self->fd, b_id, ioas_id, NULL));
+	/* Once the whole group left, anything goes */
+	test_cmd_mock_detach(a_id);
+	test_cmd_mock_detach(b_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	test_ioctl_ioas_unmap(ioas2_id, 0, PAGE_SIZE);
+	test_cmd_mock_attach(b_id, ioas2_id, &id);
+	ASSERT_NE(hwpt2_id, id);
+	test_cmd_check_refs(self->buffer, PAGE_SIZE, 0);
+}
+
+/*
+ * Two devices of one group, attached and detached in both orders, by IOAS
+ * and by HW_PAGETABLE ID (upstream once added a HW_PAGETABLE to its IOAS
+ * twice when a device attached by ID: mapping twice into one mock domain
+ * fails with EEXIST).
+ */
+TEST_F(attach, group_orders)
+{
+	__u32 ioas_id, dev[2], hwpt_id, id;
+	unsigned int first, by_id, detach_first;
+	__u64 iova = MOCK_APERTURE_START, allocs;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &dev[0],
+				   NULL);
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_GROUP |
+				   MOCK_FLAGS_DEVICE_NO_ATTACH, dev[0], &dev[1],
+				   NULL);
+
+	for (first = 0; first != 2; first++) {
+		for (by_id = 0; by_id != 2; by_id++) {
+			for (detach_first = 0; detach_first != 2;
+			     detach_first++) {
+				unsigned int second = !first;
+
+				allocs = mock_domain_allocs(self->fd);
+				test_cmd_mock_attach(dev[first], ioas_id,
+						     &hwpt_id);
+				test_cmd_mock_attach(dev[second],
+						     by_id ? hwpt_id : ioas_id,
+						     &id);
+				ASSERT_EQ(hwpt_id, id);
+				ASSERT_EQ(allocs + 1,
+					  mock_domain_allocs(self->fd));
+				/* One domain, mapped once */
+				test_ioctl_ioas_map_fixed(ioas_id, self->buffer,
+							  BUFFER_SIZE, iova);
+				test_cmd_check_map(hwpt_id, iova, self->buffer,
+						   BUFFER_SIZE);
+				test_err(EBUSY,
+					 _test_ioctl_destroy(self->fd,
+							     hwpt_id));
+
+				test_cmd_mock_detach(dev[detach_first]);
+				/* The other device keeps it alive and mapped */
+				test_err(EBUSY,
+					 _test_ioctl_destroy(self->fd,
+							     hwpt_id));
+				test_ioctl_ioas_unmap(ioas_id, iova,
+						      BUFFER_SIZE);
+				test_ioctl_ioas_map_fixed(ioas_id,
+							  self->buffer,
+							  BUFFER_SIZE, iova);
+				test_cmd_check_map(hwpt_id, iova, self->buffer,
+						   BUFFER_SIZE);
+				/* Back in by ID while the other holds it */
+				test_cmd_mock_attach(dev[detach_first],
+						     hwpt_id, &id);
+				ASSERT_EQ(hwpt_id, id);
+				test_cmd_mock_detach(dev[detach_first]);
+				test_cmd_mock_detach(dev[!detach_first]);
+				test_err(ENOENT,
+					 _test_ioctl_destroy(self->fd,
+							     hwpt_id));
+				test_err(EINVAL,
+					 _test_cmd_mock_detach(self->fd,
+							       dev[first]));
+				test_ioctl_ioas_unmap(ioas_id, iova,
+						      BUFFER_SIZE);
+				test_cmd_check_refs(self->buffer, BUFFER_SIZE,
+						    0);
+			}
+		}
+	}
+}
+
+/*
+ * A device removed from a group that stays attached through another of
+ * its devices leaves the domain (the mock WARNs when a domain is freed
+ * with devices still counted on it).
+ */
+TEST_F(attach, group_member_removed)
+{
+	__u32 ioas_id, a_id, b_id, hwpt_id, id;
+	unsigned int both;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	for (both = 0; both != 2; both++) {
+		test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_NO_ATTACH, 0,
+					   &a_id, NULL);
+		test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_GROUP |
+					   MOCK_FLAGS_DEVICE_NO_ATTACH, a_id,
+					   &b_id, NULL);
+		/* The group follows b, with a in it */
+		test_cmd_mock_attach(b_id, ioas_id, &hwpt_id);
+		if (both) {
+			test_cmd_mock_attach(a_id, ioas_id, &id);
+			ASSERT_EQ(hwpt_id, id);
+		}
+		test_ioctl_destroy(a_id);
+		test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE,
+					  MOCK_APERTURE_START);
+		test_cmd_check_map(hwpt_id, MOCK_APERTURE_START, self->buffer,
+				   BUFFER_SIZE);
+		test_ioctl_destroy(b_id);
+		test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+		test_ioctl_ioas_unmap(ioas_id, MOCK_APERTURE_START,
+				      BUFFER_SIZE);
+	}
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+struct destroy_wait_arg {
+	int fd;
+	__u32 hwpt_id;
+	void *buffer;
+	unsigned int ok;
+	int last_errno;
+};
+
+static void *destroy_wait_checker(void *arg)
+{
+	struct destroy_wait_arg *dw = arg;
+
+	/*
+	 * Each check holds a reference on the HW_PAGETABLE meanwhile; the
+	 * pauses let the destroy see the moments without one.
+	 */
+	for (;;) {
+		if (_test_cmd_check_map(dw->fd, dw->hwpt_id,
+					MOCK_APERTURE_START, dw->buffer,
+					BUFFER_SIZE, NULL)) {
+			dw->last_errno = errno;
+			return NULL;
+		}
+		__atomic_add_fetch(&dw->ok, 1, __ATOMIC_RELAXED);
+		usleep(1000);
+	}
+}
+
+/*
+ * Destroying a device waits for the ioctls using its automatic
+ * HW_PAGETABLE (iommufd_object_destroy_user()); after it the ID is gone.
+ */
+TEST_F(attach, destroy_waits_for_users)
+{
+	struct destroy_wait_arg dw = { .fd = self->fd,
+				       .buffer = self->buffer };
+	__u32 ioas_id, stdev_id;
+	pthread_t thread;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain(ioas_id, &stdev_id, &dw.hwpt_id, NULL);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE,
+				  MOCK_APERTURE_START);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, destroy_wait_checker, &dw));
+	while (!__atomic_load_n(&dw.ok, __ATOMIC_RELAXED))
+		usleep(1000);
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(ENOENT, dw.last_errno);
+	ASSERT_LT(0, dw.ok);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, dw.hwpt_id));
+	test_ioctl_destroy(ioas_id);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
 }
 
 TEST_HARNESS_MAIN

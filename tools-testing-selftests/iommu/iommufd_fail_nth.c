@@ -9,7 +9,14 @@
  * page, no object ID, the same IOVA ranges.  N grows until the call no
  * longer reaches an Nth fault point.  The kernel log is checked for WARN,
  * BUG and KASAN reports outside of this program.
+ *
+ * Every case runs three times: as root (CAP_IPC_LOCK: nothing is charged)
+ * and, without CAP_IPC_LOCK, in both RLIMIT_MEMLOCK modes, so that the
+ * charge and uncharge paths are failed too.  After every call VmPin and
+ * VmLck are back to what they were, and in per-user mode the whole limit
+ * can still be pinned: no charge was left behind.
  */
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "../kselftest_harness.h"
@@ -18,6 +25,10 @@
 #define MAX_NTH 1000
 #define NTH_BUFFER_SIZE (16 * PAGE_SIZE)
 #define NTH_IOVA MOCK_APERTURE_START
+/* RLIMIT_MEMLOCK of the unprivileged variants, pinned whole by the probe */
+#define NTH_MEMLOCK (64 * PAGE_SIZE)
+/* Areas of the unmap_all_many case */
+#define NTH_MANY_AREAS 32
 
 /* The state one iteration works on; named self for the test_*() macros */
 struct nth_ctx {
@@ -36,6 +47,7 @@ struct nth_ctx {
 	__u32 got_num;
 	struct iommu_iova_range got[8];
 	__u64 got_alignment;
+	int rlimit_mode;	/* of this context */
 };
 
 struct nth_case {
@@ -47,6 +59,13 @@ struct nth_case {
 	/* Check the state after the call returned @rc; may clean up */
 	void (*check)(struct __test_metadata *_metadata, struct nth_ctx *self,
 		      int rc);
+	/*
+	 * The call cannot fail: destroy paths and close() allocate nothing
+	 * and look nothing up through the injectable lookup, and switching
+	 * RLIMIT_MODE allocates nothing.  The fault points it passes must
+	 * not make it fail.
+	 */
+	bool never_fails;
 };
 
 static const struct {
@@ -57,6 +76,8 @@ static const struct {
 	{ "/sys/kernel/debug/failslab/verbose", "0" },
 	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
 	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
+	/* Fail single pages too (the default is order 1 and above) */
+	{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
 	{ "/sys/kernel/debug/fail_page_alloc/verbose", "0" },
 };
 
@@ -78,7 +99,29 @@ static int write_file(const char *path, const char *val)
 FIXTURE(fail_nth) {
 	int proc_fd;		/* this thread's fail-nth */
 	int probe_fd;		/* an iommufd outliving every iteration */
+	__u32 probe_ioas_id;
 	char *buffer;
+	char *probe_buffer;	/* NTH_MEMLOCK bytes */
+};
+
+FIXTURE_VARIANT(fail_nth) {
+	bool unprivileged;	/* without CAP_IPC_LOCK: charged */
+	int rlimit_mode;	/* IOMMU_OPTION_RLIMIT_MODE of each context */
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, cap_ipc_lock) {
+	.unprivileged = false,
+	.rlimit_mode = 0,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, user_mode) {
+	.unprivileged = true,
+	.rlimit_mode = 0,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, mm_mode) {
+	.unprivileged = true,
+	.rlimit_mode = 1,
 };
 
 FIXTURE_SETUP(fail_nth)
@@ -110,6 +153,20 @@ FIXTURE_SETUP(fail_nth)
 			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buffer);
 	memset(self->buffer, 0, NTH_BUFFER_SIZE);
+	self->probe_buffer = mmap(NULL, NTH_MEMLOCK, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->probe_buffer);
+	memset(self->probe_buffer, 0, NTH_MEMLOCK);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(self->probe_fd,
+					    &self->probe_ioas_id));
+
+	if (variant->unprivileged) {
+		struct rlimit lim = { NTH_MEMLOCK, NTH_MEMLOCK };
+
+		/* This test's process only: the harness forks each test */
+		ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &lim));
+		ASSERT_EQ(0, drop_capability(CAP_IPC_LOCK));
+	}
 }
 
 FIXTURE_TEARDOWN(fail_nth)
@@ -118,6 +175,33 @@ FIXTURE_TEARDOWN(fail_nth)
 	close(self->proc_fd);
 	close(self->probe_fd);
 	munmap(self->buffer, NTH_BUFFER_SIZE);
+	munmap(self->probe_buffer, NTH_MEMLOCK);
+}
+
+/*
+ * Nothing is left charged: VmPin and VmLck are at their baseline and, in
+ * per-user mode, the whole RLIMIT_MEMLOCK can be pinned (this process's
+ * user has no other charge).
+ */
+/* (struct _fixture_variant_fail_nth is FIXTURE_VARIANT(fail_nth)) */
+static void check_no_charge(struct __test_metadata *_metadata,
+			    const struct _fixture_variant_fail_nth *variant,
+			    int probe_fd, __u32 probe_ioas_id,
+			    char *probe_buffer, long pinned, long locked)
+{
+	__u64 iova = NTH_IOVA, len;
+
+	ASSERT_EQ(pinned, vm_pinned_kb());
+	ASSERT_EQ(locked, vm_locked_kb());
+	if (!variant->unprivileged || variant->rlimit_mode)
+		return;
+	ASSERT_EQ(0, _test_ioctl_ioas_map(probe_fd, probe_ioas_id,
+					  probe_buffer, NTH_MEMLOCK, &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_RW));
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(probe_fd, probe_ioas_id, NTH_IOVA,
+					    NTH_MEMLOCK, &len));
+	ASSERT_EQ(NTH_MEMLOCK, len);
 }
 
 /*
@@ -143,20 +227,35 @@ static long fail_nth_get(int proc_fd)
 	return strtol(buf, NULL, 10);
 }
 
-static void run_fail_nth(struct __test_metadata *_metadata, int proc_fd,
-			 int probe_fd, char *buffer, const struct nth_case *tc)
+static void run_fail_nth(struct __test_metadata *_metadata,
+			 struct _test_data_fail_nth *fx,
+			 const struct _fixture_variant_fail_nth *variant,
+			 const struct nth_case *tc)
 {
-	unsigned int n, failed = 0;
-	long remaining;
+	unsigned int n, failed = 0, enomem = 0;
+	int proc_fd = fx->proc_fd, probe_fd = fx->probe_fd;
+	char *buffer = fx->buffer;
+	long remaining, pinned, locked;
 	int rc, err;
+
+	pinned = vm_pinned_kb();
+	locked = vm_locked_kb();
+	ASSERT_LE(0, pinned);
+	ASSERT_LE(0, locked);
+	check_no_charge(_metadata, variant, probe_fd, fx->probe_ioas_id,
+			fx->probe_buffer, pinned, locked);
 
 	for (n = 1; n <= MAX_NTH; n++) {
 		struct nth_ctx ctx = {
 			.fd = iommufd_open(),
 			.buffer = buffer,
+			.rlimit_mode = variant->rlimit_mode,
 		};
 
 		ASSERT_LE(0, ctx.fd);
+		ASSERT_EQ(0, _test_ioctl_set_option(ctx.fd,
+						    IOMMU_OPTION_RLIMIT_MODE,
+						    0, variant->rlimit_mode));
 		tc->setup(_metadata, &ctx);
 
 		ASSERT_EQ(0, fail_nth_set(proc_fd, n));
@@ -170,23 +269,36 @@ static void run_fail_nth(struct __test_metadata *_metadata, int proc_fd,
 			failed++;
 			/* A failure needs a reason: an injected fault */
 			ASSERT_EQ(0, remaining);
-			ASSERT_NE(0, err);
+			/*
+			 * Failed allocations give ENOMEM; the object lookup's
+			 * own fault point (main.c) reports a missing object
+			 */
+			if (err != ENOENT)
+				ASSERT_EQ(ENOMEM, err);
+			if (err == ENOMEM)
+				enomem++;
 		}
 		errno = err;
 		tc->check(_metadata, &ctx, rc);
 
 		/* Whatever happened, close releases everything */
-		ASSERT_EQ(0, close(ctx.fd));
+		if (ctx.fd >= 0)
+			ASSERT_EQ(0, close(ctx.fd));
 		ASSERT_EQ(0, _test_cmd_check_refs(probe_fd, buffer,
 						  NTH_BUFFER_SIZE, 0));
+		check_no_charge(_metadata, variant, probe_fd,
+				fx->probe_ioas_id, fx->probe_buffer, pinned,
+				locked);
 
 		/* The call never reached an Nth fault point: all were tried */
 		if (remaining)
 			break;
 	}
-	TH_LOG("%s: %u fault points, %u failed calls", tc->name, n - 1,
-	       failed);
+	TH_LOG("%s: %u fault points, %u failed calls (%u ENOMEM)", tc->name,
+	       n - 1, failed, enomem);
 	ASSERT_GE(MAX_NTH, n);
+	/* Something was failed, unless the call cannot fail at all */
+	ASSERT_EQ(tc->never_fails, !failed);
 }
 
 /* Read the usable ranges of self->ioas_id into self */
@@ -553,18 +665,196 @@ static void option_check(struct __test_metadata *_metadata,
 	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
 }
 
-#define FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn)                 \
+/* IOMMU_DESTROY of an IOAS holding mappings (no domain) */
+static void destroy_setup(struct __test_metadata *_metadata,
+			  struct nth_ctx *self)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+}
+
+static int destroy_call(struct nth_ctx *self)
+{
+	return _test_ioctl_destroy(self->fd, self->ioas_id);
+}
+
+static void destroy_check(struct __test_metadata *_metadata,
+			  struct nth_ctx *self, int rc)
+{
+	if (!rc) {
+		/* Gone, and so is its memory */
+		test_err(ENOENT, _test_ioctl_destroy(self->fd, self->ioas_id));
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+		return;
+	}
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	test_ioctl_destroy(self->ioas_id);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+}
+
+/* IOMMU_DESTROY of a mock device attached to an IOAS with mappings */
+static void destroy_device_setup(struct __test_metadata *_metadata,
+				 struct nth_ctx *self)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, &self->hwpt_id,
+			     NULL);
+}
+
+static int destroy_device_call(struct nth_ctx *self)
+{
+	return _test_ioctl_destroy(self->fd, self->stdev_id);
+}
+
+static void destroy_device_check(struct __test_metadata *_metadata,
+				 struct nth_ctx *self, int rc)
+{
+	if (rc) {
+		test_cmd_check_map(self->hwpt_id, NTH_IOVA, self->buffer,
+				   NTH_BUFFER_SIZE);
+		test_ioctl_destroy(self->stdev_id);
+	}
+	/* The mappings stay with the IOAS, pinned once */
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, self->stdev_id));
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+}
+
+/* IOMMU_IOAS_COPY to an IOVA the kernel chooses */
+static int copy_auto_call(struct nth_ctx *self)
+{
+	return _test_ioctl_ioas_copy(self->fd, self->ioas2_id, self->ioas_id,
+				     NTH_IOVA, NTH_BUFFER_SIZE, &self->iova,
+				     IOMMU_IOAS_MAP_RW);
+}
+
+/* IOMMU_IOAS_UNMAP of everything, over many areas and a mock domain */
+static void unmap_all_setup(struct __test_metadata *_metadata,
+			    struct nth_ctx *self)
+{
+	unsigned int i;
+	__u64 iova;
+
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_cmd_mock_domain(self->ioas_id, NULL, &self->hwpt_id, NULL);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	for (i = 1; i != NTH_MANY_AREAS; i++) {
+		iova = NTH_IOVA + i * NTH_BUFFER_SIZE;
+		ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+						   self->ioas_id, NTH_IOVA,
+						   NTH_BUFFER_SIZE, &iova,
+						   IOMMU_IOAS_MAP_FIXED_IOVA |
+						   IOMMU_IOAS_MAP_RW));
+	}
+}
+
+static int unmap_all_call(struct nth_ctx *self)
+{
+	__u64 len;
+	int rc;
+
+	rc = _test_ioctl_ioas_unmap(self->fd, self->ioas_id, UNMAP_ALL_IOVA,
+				    UNMAP_ALL_LENGTH, &len);
+	self->iova = len;
+	return rc;
+}
+
+static void unmap_all_check(struct __test_metadata *_metadata,
+			    struct nth_ctx *self, int rc)
+{
+	unsigned int i;
+
+	if (!rc) {
+		ASSERT_EQ(NTH_MANY_AREAS * NTH_BUFFER_SIZE, self->iova);
+		check_ioas_empty(self->ioas_id);
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+		return;
+	}
+	/* Nothing was removed */
+	for (i = 0; i != NTH_MANY_AREAS; i++)
+		test_cmd_check_map(self->hwpt_id,
+				   NTH_IOVA + i * NTH_BUFFER_SIZE,
+				   self->buffer, NTH_BUFFER_SIZE);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+					    UNMAP_ALL_IOVA, UNMAP_ALL_LENGTH,
+					    &self->iova));
+	ASSERT_EQ(NTH_MANY_AREAS * NTH_BUFFER_SIZE, self->iova);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+}
+
+/* IOMMU_OPTION_RLIMIT_MODE: switch the mode of an empty context */
+static void rlimit_setup(struct __test_metadata *_metadata,
+			 struct nth_ctx *self)
+{
+}
+
+static int rlimit_call(struct nth_ctx *self)
+{
+	return _test_ioctl_set_option(self->fd, IOMMU_OPTION_RLIMIT_MODE, 0,
+				      !self->rlimit_mode);
+}
+
+static void rlimit_check(struct __test_metadata *_metadata,
+			 struct nth_ctx *self, int rc)
+{
+	test_ioctl_check_option(IOMMU_OPTION_RLIMIT_MODE, 0,
+				rc ? self->rlimit_mode : !self->rlimit_mode);
+	/* Maps are charged in the mode in force */
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
+}
+
+/* close() of a context with mappings, a copy and a mock domain */
+static void close_setup(struct __test_metadata *_metadata,
+			struct nth_ctx *self)
+{
+	copy_setup(_metadata, self);
+	self->iova = NTH_IOVA + NTH_BUFFER_SIZE;
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, self->ioas2_id,
+					   self->ioas_id, NTH_IOVA,
+					   NTH_BUFFER_SIZE, &self->iova,
+					   IOMMU_IOAS_MAP_FIXED_IOVA |
+					   IOMMU_IOAS_MAP_RW));
+}
+
+static int close_call(struct nth_ctx *self)
+{
+	int rc = close(self->fd);
+
+	self->fd = -1;
+	return rc;
+}
+
+static void close_check(struct __test_metadata *_metadata,
+			struct nth_ctx *self, int rc)
+{
+	/* close() cannot fail; everything is unpinned and uncharged */
+	ASSERT_EQ(0, rc);
+}
+
+#define __FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never)        \
 	static const struct nth_case nth_##test_name = {                      \
 		.name = #test_name,                                           \
 		.setup = setup_fn,                                            \
 		.call = call_fn,                                              \
 		.check = check_fn,                                            \
+		.never_fails = never,                                         \
 	};                                                                    \
 	TEST_F_TIMEOUT(fail_nth, test_name, 120)                              \
 	{                                                                     \
-		run_fail_nth(_metadata, self->proc_fd, self->probe_fd,        \
-			     self->buffer, &nth_##test_name);                 \
+		run_fail_nth(_metadata, self, variant, &nth_##test_name);     \
 	}
+
+#define FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn)                 \
+	__FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, false)
 
 FAIL_NTH_TEST(ioas_alloc, ioas_alloc_setup, ioas_alloc_call, ioas_alloc_check)
 FAIL_NTH_TEST(map_fixed, map_setup, map_fixed_call, map_check)
@@ -581,5 +871,13 @@ FAIL_NTH_TEST(attach_mock_domain, attach_setup, attach_call, attach_check)
 FAIL_NTH_TEST(allow_iovas, allow_setup, allow_call, allow_check)
 FAIL_NTH_TEST(iova_ranges, ranges_setup, ranges_call, ranges_check)
 FAIL_NTH_TEST(option_huge_pages, option_setup, option_call, option_check)
+__FAIL_NTH_TEST(destroy_ioas, destroy_setup, destroy_call, destroy_check, true)
+__FAIL_NTH_TEST(destroy_device, destroy_device_setup, destroy_device_call,
+		destroy_device_check, true)
+FAIL_NTH_TEST(copy_auto, copy_setup, copy_auto_call, copy_check)
+FAIL_NTH_TEST(unmap_all_many, unmap_all_setup, unmap_all_call,
+	      unmap_all_check)
+__FAIL_NTH_TEST(rlimit_mode, rlimit_setup, rlimit_call, rlimit_check, true)
+__FAIL_NTH_TEST(close, close_setup, close_call, close_check, true)
 
 TEST_HARNESS_MAIN

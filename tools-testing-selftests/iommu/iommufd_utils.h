@@ -416,15 +416,44 @@ static inline int _test_cmd_set_temp_memory_limit(int fd, __u32 limit)
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
-/* Read "@key: N kB" from /proc/self/status, in kB; -1 if absent */
-static inline long proc_status_kb(const char *key)
+/* IOMMU_TEST_OP_IOAS_METADATA of @ioas_id into *@cmd */
+static inline int _test_cmd_ioas_metadata(int fd, __u32 ioas_id,
+					  struct iommu_test_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->size = sizeof(*cmd);
+	cmd->op = IOMMU_TEST_OP_IOAS_METADATA;
+	cmd->id = ioas_id;
+	return ioctl(fd, IOMMU_TEST_CMD, cmd);
+}
+
+/* Read an unsigned number from a sysfs or procfs file; -1 on error */
+static inline long long read_file_num(const char *path)
+{
+	long long val = -1;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* The max_areas parameter of iommufd: mappings one IOAS may hold */
+#define IOMMUFD_MAX_AREAS_PATH "/sys/module/iommufd/parameters/max_areas"
+
+/* Read "@key: N kB" from a status-like file, in kB; -1 if absent */
+static inline long file_status_kb(const char *path, const char *key)
 {
 	size_t key_len = strlen(key);
 	char line[256];
 	long val = -1;
 	FILE *f;
 
-	f = fopen("/proc/self/status", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -435,6 +464,12 @@ static inline long proc_status_kb(const char *key)
 	}
 	fclose(f);
 	return val;
+}
+
+/* Read "@key: N kB" from /proc/self/status, in kB; -1 if absent */
+static inline long proc_status_kb(const char *key)
+{
+	return file_status_kb("/proc/self/status", key);
 }
 
 /* mm->locked_vm and mm->pinned_vm of this process, in kB */
@@ -507,6 +542,112 @@ static inline int drop_capability(int cap)
 	data[cap / 32].permitted &= ~(1U << (cap % 32));
 	data[cap / 32].inheritable &= ~(1U << (cap % 32));
 	return syscall(SYS_capset, &hdr, data);
+}
+
+/*
+ * Create a mock device with MOCK_FLAGS_DEVICE_* @flags (@peer: selftest
+ * object of the device the SAME_* flags name), bind it and, unless
+ * MOCK_FLAGS_DEVICE_NO_ATTACH, attach it to @pt_id.  Any of the output
+ * pointers may be NULL.
+ */
+static inline int _test_cmd_mock_domain_flags(int fd, __u32 pt_id, __u32 flags,
+					      __u32 peer, __u32 *stdev_id,
+					      __u32 *hwpt_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = flags,
+				       .peer_stdev_id = peer },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain_flags.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain_flags.out_idev_id;
+	return 0;
+}
+
+#define test_cmd_mock_domain_flags(pt_id, flags, peer, stdev_id, hwpt_id)     \
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, pt_id, flags, peer, \
+						 stdev_id, hwpt_id, NULL))
+
+/* Attach the mock device of @stdev_id to IOAS or HW_PAGETABLE @pt_id */
+static inline int _test_cmd_mock_attach(int fd, __u32 stdev_id, __u32 pt_id,
+					__u32 *hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DEVICE_ATTACH,
+		.id = stdev_id,
+		.mock_attach = { .pt_id = pt_id },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (!rc && hwpt_id)
+		*hwpt_id = cmd.mock_attach.out_hwpt_id;
+	return rc;
+}
+
+#define test_cmd_mock_attach(stdev_id, pt_id, hwpt_id)                         \
+	ASSERT_EQ(0, _test_cmd_mock_attach(self->fd, stdev_id, pt_id, hwpt_id))
+
+static inline int _test_cmd_mock_detach(int fd, __u32 stdev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DEVICE_DETACH,
+		.id = stdev_id,
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_mock_detach(stdev_id)                                         \
+	ASSERT_EQ(0, _test_cmd_mock_detach(self->fd, stdev_id))
+
+/* Mock paging domains allocated since boot; ~0 on error */
+static inline __u64 mock_domain_allocs(int fd)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS,
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return ~0ULL;
+	return cmd.domain_allocs.out_count;
+}
+
+/* test_cmd_check_map() that returns the largest page size mapped */
+static inline int _test_cmd_check_map_pgsize(int fd, __u32 hwpt_id,
+					     __u64 iova, void *uptr,
+					     __u64 length, __u64 *max_pgsize)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (!rc)
+		*max_pgsize = cmd.check_map.out_max_pgsize;
+	return rc;
 }
 
 #endif

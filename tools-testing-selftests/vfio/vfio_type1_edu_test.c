@@ -556,7 +556,8 @@ static void multi_round_trip(struct __test_metadata *_metadata,
 	ASSERT_EQ(CANARY, mem[ps + count]);
 }
 
-TEST_F(multi_group, viable_after_unbind)
+/* Binding and unbinding the e1000 can take seconds under TCG */
+TEST_F_TIMEOUT(multi_group, viable_after_unbind, 120)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char members[MAX_MEMBERS][EDU_BDF_LEN];
