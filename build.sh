@@ -49,7 +49,7 @@ OVERLAYS="drivers/iommu/:drivers-iommu/ drivers/vfio/:drivers-vfio/ \
 include/uapi/linux/:include-linux/uapi/ include/linux/:include-linux/ \
 tools/testing/selftests/:tools-testing-selftests/ Documentation/:Documentation/"
 APT_PACKAGES="linux-source-6.1 qemu-system-x86 sparse coccinelle b4 quilt flex \
-bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell git \
+bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell python3-ply python3-git git \
 git-email gcc make perl python3 rsync xz-utils kmod"
 
 PY=/usr/bin/python3
@@ -785,9 +785,9 @@ gate_static() {
 			say "  ok   $name (checked before: same patch)"
 			continue
 		fi
-		out=$(cd "$src" && perl scripts/checkpatch.pl --strict --show-types --no-summary \
+		out=$(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --show-types --no-summary \
 			${cs:+--codespell --codespellfile "$cs"} ${ign:+--ignore "$ign"} "$p" 2>&1) || true
-		if printf '%s' "$out" | grep -qE '^(ERROR|WARNING|CHECK):'; then
+		if printf '%s' "$out" | grep -qE '^(ERROR|WARNING|CHECK):|^Traceback'; then
 			record "checkpatch: $name" FAIL
 			say "FAIL checkpatch: $name"
 			printf '%s\n' "$out" | sed 's/^/    /' | head -n 40
