@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * iommufd kernel API, for drivers that hand a device's DMA to user space
- * (VFIO).  The symbols are exported in the IOMMUFD namespace.
+ * (VFIO).  Not exported yet: the first modular user adds the exports, in
+ * the IOMMUFD symbol namespace.
  */
 #ifndef __LINUX_IOMMUFD_H
 #define __LINUX_IOMMUFD_H

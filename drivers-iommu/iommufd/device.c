@@ -210,7 +210,6 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 {
 	return __iommufd_device_bind(ictx, dev, id, true);
 }
-EXPORT_SYMBOL_NS_GPL(iommufd_device_bind, IOMMUFD);
 
 /**
  * iommufd_device_destroy() - Destroy op of IOMMUFD_OBJ_DEVICE
@@ -261,7 +260,6 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	if (holds_ctx)
 		fput(ictx->file);
 }
-EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 
 /*
  * The domain the iommu_group of @idev is attached to (NULL: its blocking
@@ -309,9 +307,12 @@ static void iommufd_device_link_hwpt(struct iommufd_device *idev,
  * Attach @idev to @hwpt, which is in the IOAS already, whose reserved IOVA
  * includes the reserved regions of the device's group.  @cur is what the
  * group is attached to now (NULL or @hwpt->domain).  On failure nothing
- * changed; any error means that this HW_PAGETABLE cannot take the device,
- * whatever the errno (6.1's drivers refuse a domain they cannot use with
- * -ENXIO, -EOPNOTSUPP, -EFAULT or -EINVAL).
+ * changed; any error means that this HW_PAGETABLE cannot take the device.
+ * 6.1's drivers refuse a domain they cannot use with -ENXIO, -EOPNOTSUPP,
+ * -EFAULT or -EINVAL (the 6.3 rule, which user space will see once the
+ * drivers follow it): every refusal but -ENOMEM is reported as -EINVAL,
+ * so that the errno an attach by ID returns does not depend on the driver
+ * (-EFAULT in particular would read as a bad user pointer).
  */
 static int iommufd_device_do_attach(struct iommufd_device *idev,
 				    struct iommufd_hw_pagetable *hwpt,
@@ -346,9 +347,11 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 	 * cache coherency is refused by the driver for a device whose IOMMU
 	 * cannot enforce it (6.1 has no capability to ask beforehand).
 	 */
-	rc = iommu_attach_device_shared(hwpt->domain, idev->dev);
-	if (rc)
-		return iommufd_device_attach_errno(idev, hwpt->domain, rc);
+	rc = iommu_attach_device_shared(hwpt->domain, idev->dev, idev->ictx);
+	if (rc) {
+		rc = iommufd_device_attach_errno(idev, hwpt->domain, rc);
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
 
 	if (!cur) {
 		/*
@@ -358,7 +361,8 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 		 */
 		rc = iopt_table_update_domain(&hwpt->ioas->iopt, hwpt->domain);
 		if (rc) {
-			iommu_detach_device_shared(hwpt->domain, idev->dev);
+			iommu_detach_device_shared(hwpt->domain, idev->dev,
+						   idev->ictx);
 			return rc;
 		}
 	}
@@ -471,10 +475,18 @@ static int iommufd_device_attach_ioas(struct iommufd_device *idev,
 
 	/*
 	 * Any automatic HW_PAGETABLE the device can join; whatever the reason
-	 * one refuses the device, try the next one, then a new one.
+	 * one refuses the device, try the next one, then a new one.  Only one
+	 * that enforces cache coherency, or whose driver cannot enforce it at
+	 * all, as VFIO type1 only merges domains that agree on it: 6.1 cannot
+	 * tell beforehand whether the device's IOMMU could enforce it, and a
+	 * device that could must not lose it by joining a domain that does
+	 * not.  The driver refuses a device that cannot onto an enforcing
+	 * domain, which then gets a HW_PAGETABLE of its own.
 	 */
 	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
-		if (!hwpt->auto_domain)
+		if (!hwpt->auto_domain ||
+		    (!hwpt->enforce_cache_coherency &&
+		     hwpt->domain->ops->enforce_cache_coherency))
 			continue;
 		rc = iommufd_device_do_attach(idev, hwpt, NULL, sw_msi_start);
 		if (!rc)
@@ -516,7 +528,10 @@ out_unlock:
  * whatever errno (a domain of another IOMMU instance, one that enforces
  * cache coherency for a device that cannot), or if the driver narrowed the
  * domain for the device's group so that the mappings of the IOAS no longer
- * fit it.
+ * fit it.  An automatic HW_PAGETABLE whose driver can enforce cache
+ * coherency but did not (a device that cannot was attached first) is not
+ * tried at all: the device gets a HW_PAGETABLE of its own, which enforces
+ * cache coherency if its IOMMU can, as VFIO type1 would give it.
  *
  * A new domain is attached to the device first, empty, because 6.1's
  * drivers only finish a domain (aperture, page sizes, page table) at its
@@ -536,13 +551,14 @@ out_unlock:
  * Return: 0 on success, -ENOENT if @pt_id names no object (or a
  * HW_PAGETABLE being destroyed), -EINVAL if it is neither an IOAS nor a
  * HW_PAGETABLE, if the device's group is attached to another page table
- * (by another of its devices) or if the driver's domains cannot serve the
- * device; -EPERM if the context does not own the device; -EBUSY if the
- * device is attached already; -EADDRINUSE if a reserved region of the
- * group, or a mapping or allowed range of the IOAS, does not fit the
- * domain (its aperture, its minimum page size, the group's reserved
- * regions); -ENOMEM; or the error the IOMMU driver returned for the last
- * domain tried.
+ * (by another of its devices) or if the IOMMU driver refuses the device on
+ * the HW_PAGETABLE given (whatever errno the driver used, but -ENOMEM);
+ * -EPERM if the context does not own the device; -EBUSY if the device is
+ * attached already; -EADDRINUSE if a reserved region of the group, or a
+ * mapping or allowed range of the IOAS, does not fit the domain (its
+ * aperture, its minimum page size, the group's reserved regions); -ENOMEM;
+ * or, given an IOAS, the error the IOMMU driver returned for the new
+ * domain made for the device.
  */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 {
@@ -582,7 +598,6 @@ out_unlock:
 	iommufd_put_object(idev->ictx, pt_obj);
 	return rc;
 }
-EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 
 /**
  * iommufd_device_detach() - Disconnect a device from its I/O page table
@@ -609,7 +624,7 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	list_del_init(&idev->devices_item);
 	idev->hwpt = NULL;
 	/* The group's last device puts it back on its blocking domain */
-	iommu_detach_device_shared(hwpt->domain, idev->dev);
+	iommu_detach_device_shared(hwpt->domain, idev->dev, idev->ictx);
 	if (hwpt->auto_domain && list_empty(&hwpt->devices)) {
 		/*
 		 * Unlinked from the IOAS now, so no attach can find it any
@@ -646,4 +661,3 @@ void iommufd_device_detach(struct iommufd_device *idev)
 out_unlock:
 	mutex_unlock(&idev->lock);
 }
-EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);

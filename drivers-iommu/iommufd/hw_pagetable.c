@@ -101,7 +101,7 @@ iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 			goto out_free_domain;
 	}
 
-	rc = iommu_attach_device_shared(hwpt->domain, dev);
+	rc = iommu_attach_device_shared(hwpt->domain, dev, ictx);
 	if (rc)
 		goto out_free_domain;
 
@@ -124,7 +124,7 @@ iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	return hwpt;
 
 out_detach:
-	iommu_detach_device_shared(hwpt->domain, dev);
+	iommu_detach_device_shared(hwpt->domain, dev, ictx);
 out_free_domain:
 	iommu_domain_free(hwpt->domain);
 out_abort:

@@ -31,7 +31,9 @@
  *    alignment (so it is at least as aligned as min(M, lowest set bit of
  *    the address)), which lets huge IOPTEs map huge pages.  When nothing
  *    fits, M is halved down to PAGE_SIZE before giving up with -ENOSPC.
- *    A length of ULONG_MAX / 2 or more gives -EOVERFLOW.
+ *    A length of ULONG_MAX / 2 or more gives -EOVERFLOW.  User space sizes
+ *    the search (areas, reserved and allowed ranges): it reschedules as it
+ *    goes and stops with -EINTR when a fatal signal is pending.
  *  - Reserved ranges must not overlap areas or allowed ranges
  *    (-EADDRINUSE), and allowed ranges must not overlap reserved ones
  *    (-EADDRINUSE); reserved ranges may overlap each other.
@@ -69,6 +71,7 @@
 #include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
@@ -150,34 +153,46 @@ static bool iopt_fit_allowed(struct io_pagetable *iopt, unsigned long start,
 		return iopt_fit(start, last, length, mod, off, iova);
 
 	interval_tree_for_each_span(&allowed, &iopt->allowed_itree, start,
-				    last)
+				    last) {
 		if (!allowed.is_hole &&
 		    iopt_fit(allowed.start_used, allowed.last_used, length,
 			     mod, off, iova))
 			return true;
+		/* Millions of allowed ranges are possible */
+		cond_resched();
+	}
 	return false;
 }
 
-static bool iopt_try_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
-				unsigned long length, unsigned long mod,
-				unsigned long off)
+/*
+ * One pass over the free IOVA for modulus @mod: 0 and *@iova, -ENOSPC, or
+ * -EINTR.  The locks are sleeping ones: the pass reschedules.
+ */
+static int iopt_try_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+			       unsigned long length, unsigned long mod,
+			       unsigned long off)
 {
 	struct interval_tree_span_iter area, reserved;
 
 	/* Holes of the areas, then holes of the reserved IOVA inside them */
 	interval_tree_for_each_span(&area, &iopt->area_itree, PAGE_SIZE,
 				    ULONG_MAX - PAGE_SIZE) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 		if (!area.is_hole)
 			continue;
 		interval_tree_for_each_span(&reserved, &iopt->reserved_itree,
-					    area.start_hole, area.last_hole)
+					    area.start_hole, area.last_hole) {
 			if (reserved.is_hole &&
 			    iopt_fit_allowed(iopt, reserved.start_hole,
 					     reserved.last_hole, length, mod,
 					     off, iova))
-				return true;
+				return 0;
+			cond_resched();
+		}
 	}
-	return false;
+	return -ENOSPC;
 }
 
 /*
@@ -188,6 +203,7 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 			   unsigned long hint, unsigned long length)
 {
 	unsigned long mod;
+	int rc;
 
 	lockdep_assert_held(&iopt->domains_rwsem);
 	lockdep_assert_held(&iopt->iova_rwsem);
@@ -201,10 +217,12 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 
 	mod = clamp_t(unsigned long, roundup_pow_of_two(length), PAGE_SIZE,
 		      IOPT_MAX_ALLOC_ALIGN);
-	for (; mod >= PAGE_SIZE; mod /= 2)
-		if (iopt_try_alloc_iova(iopt, iova, length, mod,
-					hint & (mod - 1)))
-			return 0;
+	for (; mod >= PAGE_SIZE; mod /= 2) {
+		rc = iopt_try_alloc_iova(iopt, iova, length, mod,
+					 hint & (mod - 1));
+		if (rc != -ENOSPC)
+			return rc;
+	}
 	return -ENOSPC;
 }
 
@@ -1161,17 +1179,48 @@ static bool iopt_range_in_use(struct io_pagetable *iopt, unsigned long start,
 	       interval_tree_iter_first(&iopt->allowed_itree, start, last);
 }
 
+/*
+ * The reservations of @domain outside its aperture: the one from 0 and the
+ * one up to ULONG_MAX, or NULL.
+ */
+static void iopt_find_aperture_resv(struct io_pagetable *iopt,
+				    struct iommu_domain *domain,
+				    struct iopt_reserved **below,
+				    struct iopt_reserved **above)
+{
+	struct interval_tree_node *node;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	*below = NULL;
+	*above = NULL;
+	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
+					     ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		if (to_reserved(node)->owner != domain)
+			continue;
+		if (!node->start)
+			*below = to_reserved(node);
+		else if (node->last == ULONG_MAX)
+			*above = to_reserved(node);
+	}
+}
+
 /**
  * iopt_table_update_domain() - re-measure a domain after another attach
  * @iopt: the io_pagetable
  * @domain: a domain added by iopt_table_add_domain()
  *
- * 6.1's drivers may narrow the aperture or change the page sizes of a
- * domain when one more device is attached to it (intel: the address width
- * and superpages of every IOMMU unit serving it).  Check that every mapping
- * and allowed range of @iopt still fits @domain as it is now, then move the
- * domain's reservation of the IOVA outside its aperture to the new aperture
- * and recompute the IOVA alignment.  The reservation never needs to be
+ * 6.1's drivers may change the aperture or the page sizes of a domain when
+ * one more device is attached to it.  6.1 intel sets the domain's address
+ * width to the one of the unit that joined last, but only ever removes
+ * page-table levels: once a narrow unit joined, a wider aperture reported
+ * later is not really translated, and mapping there fails.  So what
+ * iommufd allows only shrinks while the domain is in @iopt: the domain's
+ * reservation of the IOVA outside its aperture only grows (to the
+ * intersection of every aperture it reported), and the IOVA alignment
+ * only grows.  Check that every mapping and allowed range of @iopt still
+ * fits, then extend the reservation.  The reservation never needs to be
  * allocated under the locks: both nodes are allocated first.
  *
  * Return: 0; -EINVAL if @domain has no usable page size or a bad aperture
@@ -1184,8 +1233,9 @@ int iopt_table_update_domain(struct io_pagetable *iopt,
 {
 	u64 ap_start = domain->geometry.aperture_start;
 	u64 ap_end = domain->geometry.aperture_end;
-	struct iopt_reserved *below, *above;
+	struct iopt_reserved *below, *above, *old_below, *old_above;
 	bool has_aperture = ap_start || ap_end;
+	unsigned long start = 0, last = ULONG_MAX;
 	unsigned long align;
 	unsigned int index;
 	int rc = 0;
@@ -1212,33 +1262,56 @@ int iopt_table_update_domain(struct io_pagetable *iopt,
 		goto out_unlock;
 	}
 
+	/* [start, last]: the new aperture, within all the earlier ones */
+	if (has_aperture) {
+		start = min_t(u64, ap_start, ULONG_MAX);
+		last = min_t(u64, ap_end, ULONG_MAX);
+	}
+	iopt_find_aperture_resv(iopt, domain, &old_below, &old_above);
+	if (old_below)
+		start = max(start, old_below->node.last + 1);
+	if (old_above)
+		last = min(last, old_above->node.start - 1);
+	if (start > last) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+
 	align = max(iopt->iova_alignment, domain_min_pgsize(domain));
 	if (!iopt_areas_aligned(iopt, align) ||
-	    (has_aperture && ap_start &&
-	     iopt_range_in_use(iopt, 0, min_t(u64, ap_start - 1, ULONG_MAX))) ||
-	    (has_aperture && ap_end < ULONG_MAX &&
-	     iopt_range_in_use(iopt, ap_end + 1, ULONG_MAX))) {
+	    (start && iopt_range_in_use(iopt, 0, start - 1)) ||
+	    (last != ULONG_MAX && iopt_range_in_use(iopt, last + 1, ULONG_MAX))) {
 		rc = -EADDRINUSE;
 		goto out_unlock;
 	}
 
-	/* Nothing can fail from here on */
-	__iopt_remove_reserved_iova(iopt, domain);
-	if (has_aperture && ap_start) {
+	/* Nothing can fail from here on; the reservations only grow */
+	if (start && (!old_below || old_below->node.last != start - 1)) {
+		if (old_below) {
+			interval_tree_remove(&old_below->node,
+					     &iopt->reserved_itree);
+			kfree(old_below);
+		}
 		below->node.start = 0;
-		below->node.last = min_t(u64, ap_start - 1, ULONG_MAX);
+		below->node.last = start - 1;
 		below->owner = domain;
 		interval_tree_insert(&below->node, &iopt->reserved_itree);
 		below = NULL;
 	}
-	if (has_aperture && ap_end < ULONG_MAX) {
-		above->node.start = ap_end + 1;
+	if (last != ULONG_MAX &&
+	    (!old_above || old_above->node.start != last + 1)) {
+		if (old_above) {
+			interval_tree_remove(&old_above->node,
+					     &iopt->reserved_itree);
+			kfree(old_above);
+		}
+		above->node.start = last + 1;
 		above->node.last = ULONG_MAX;
 		above->owner = domain;
 		interval_tree_insert(&above->node, &iopt->reserved_itree);
 		above = NULL;
 	}
-	iopt->iova_alignment = iopt_calc_alignment(iopt);
+	iopt->iova_alignment = align;
 
 out_unlock:
 	up_write(&iopt->iova_rwsem);

@@ -173,6 +173,7 @@ static inline bool iommufd_should_fail(void)
  *                 (write side to add or remove a domain)
  * @domains: the iommu_domains mirroring this IOVA space, indexes
  *           0..@next_domain_id - 1, no holes
+ * @next_domain_id: number of domains in @domains
  * @iova_rwsem: protects @area_itree, @nareas, @allowed_itree,
  *              @reserved_itree and @disable_large_pages
  * @area_itree: mapped IOVA (struct iopt_area, see io_pagetable.h)
@@ -274,6 +275,7 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
 /*
  * Re-check @domain, already added, after the driver changed its aperture or
  * page sizes; -EADDRINUSE (and no change) if the mappings no longer fit.
+ * The usable IOVA of @domain only shrinks and the alignment only grows.
  */
 int iopt_table_update_domain(struct io_pagetable *iopt,
 			     struct iommu_domain *domain);
@@ -335,8 +337,10 @@ int iommufd_option_rlimit_mode(struct iommu_option *cmd,
  * @enforce_cache_coherency: the driver agreed, right after the first
  *                           attach, to refuse no-snoop DMA for the domain;
  *                           only devices that can join such a domain are
- *                           attached to it.  Set before the object is
- *                           published, then constant.
+ *                           attached to it, and an attach by IOAS never
+ *                           joins a domain that could enforce it but does
+ *                           not.  Set before the object is published, then
+ *                           constant.
  * @hwpt_item: entry in @ioas->hwpt_list (under @ioas->mutex)
  * @devices: attached struct iommufd_device (devices_item), under
  *           @ioas->mutex

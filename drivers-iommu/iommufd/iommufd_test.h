@@ -58,6 +58,22 @@ enum {
 	IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS,
 	/* Report the kernel memory describing the mappings of IOAS @id */
 	IOMMU_TEST_OP_IOAS_METADATA,
+	/* Whether HW_PAGETABLE @id enforces cache coherency */
+	IOMMU_TEST_OP_HWPT_COHERENCY,
+	/*
+	 * Which domain the mock device of selftest object @id is attached
+	 * to, as the mock driver sees it (MOCK_DEV_ON_*)
+	 */
+	IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN,
+};
+
+/* IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN: where a mock device is attached */
+enum {
+	MOCK_DEV_ON_NONE,	/* no domain at all */
+	MOCK_DEV_ON_BLOCKED,	/* the blocking domain: no DMA */
+	MOCK_DEV_ON_IDENTITY,	/* the identity (default) domain */
+	MOCK_DEV_ON_HWPT,	/* the domain of HW_PAGETABLE hwpt_id */
+	MOCK_DEV_ON_OTHER,	/* another paging domain */
 };
 
 /*
@@ -72,13 +88,17 @@ enum {
  *              aperture [0, MOCK_SMMU_APERTURE_LAST], page sizes
  *              PAGE_SIZE, 2 MiB and 1 GiB.
  * INTEL        like 6.1 intel: a new domain has a 57-bit aperture and
- *              PAGE_SIZE pages only; attached, its aperture is the
- *              narrowest address width of the units of its devices
+ *              PAGE_SIZE pages only; each attach sets its aperture to the
+ *              address width of the joining device's unit
  *              (MOCK_INTEL_APERTURE_LAST, or MOCK_INTEL_NARROW_LAST with
- *              MOCK_FLAGS_DEVICE_NARROW) and it has 2 MiB and 1 GiB pages.
- *              Unlike 6.1 intel, which refuses an attach that would leave
- *              a mapping beyond the new width with -EFAULT, the mock
- *              leaves that check to iommufd.
+ *              MOCK_FLAGS_DEVICE_NARROW), wider or narrower than before,
+ *              and adds 2 MiB and 1 GiB pages.  The page table only ever
+ *              narrows: once a narrow unit joined, a map beyond its width
+ *              fails with -ENOMEM even inside a wider aperture.  A join
+ *              is refused with -EFAULT when the domain ever mapped beyond
+ *              the unit's width (6.1's sticky max_addr, lowered only by
+ *              unmapping exactly the highest mapping).  A device that
+ *              leaves changes nothing.
  *
  * A paging domain of the default and SMMUV3 mock IOMMUs is bound to the
  * IOMMU instance of the first device attached to it, and an attach of a
@@ -153,6 +173,10 @@ enum {
  * @check_refs: IOMMU_TEST_OP_MD_CHECK_REFS
  * @memory_limit: IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT, for the iommufd the
  *                command is issued on; 0 restores the default
+ * @hwpt_coherency: IOMMU_TEST_OP_HWPT_COHERENCY: 1 if the HW_PAGETABLE
+ *                  enforces cache coherency, else 0
+ * @mock_device_domain: IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN: a HW_PAGETABLE ID
+ *                      (or 0) to compare with, and MOCK_DEV_ON_*
  * @metadata: IOMMU_TEST_OP_IOAS_METADATA: number of areas (pieces of
  *            mappings), of distinct pinned-memory objects behind them and
  *            of PFN runs in those objects, and the bytes of kernel memory
@@ -209,6 +233,14 @@ struct iommu_test_cmd {
 			__u32 limit;
 			__u32 __reserved;
 		} memory_limit;
+		struct {
+			__u32 out_enforce;
+			__u32 __reserved;
+		} hwpt_coherency;
+		struct {
+			__u32 hwpt_id;
+			__u32 out_kind;
+		} mock_device_domain;
 		struct {
 			__aligned_u64 out_areas;
 			__aligned_u64 out_pages;

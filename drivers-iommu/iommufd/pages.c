@@ -552,15 +552,61 @@ static void iopt_pages_leak(struct iopt_pages *pages)
 	       pages->npinned);
 }
 
-/* Unmap [@iova, @iova + @length) of @domain, which maps @pages there */
-static void iopt_pages_unmap(struct iopt_pages *pages,
+/*
+ * IOVA unmapped by one iommu_unmap() call, about (whole PFN runs): drivers
+ * do not reschedule inside one (6.1's __iommu_unmap() loop, intel's
+ * dma_pte_clear_range()), and an area can be a TiB of 4 KiB IOPTEs.
+ */
+#define IOPT_UNMAP_CHUNK SZ_1G
+
+/*
+ * Unmap [@iova, @iova + @length) of @domain, which maps the bytes from
+ * @offset of @pages there (iopt_pages_map()), in pieces of at least
+ * IOPT_UNMAP_CHUNK with a reschedule between them.  A piece never cuts an
+ * IOPTE: pieces end where an iommu_map() call of iopt_pages_map() ended,
+ * at the end of a PFN run.  A single physically contiguous run is
+ * unmapped in one call, whatever its size; it is mapped with the largest
+ * IOPTEs the domain has unless huge pages are disabled.  Never fails.
+ */
+static void iopt_pages_unmap(struct iopt_pages *pages, unsigned long offset,
 			     struct iommu_domain *domain, unsigned long iova,
 			     unsigned long length)
 {
-	size_t unmapped = iommu_unmap(domain, iova, length);
+	unsigned long index = offset >> PAGE_SHIFT;
+	unsigned long sub = offset & ~PAGE_MASK;
+	unsigned long start = 0, done = 0;
+	struct iopt_run_cursor cur;
+	bool leaked = false;
+	size_t unmapped;
 
-	if (WARN_ON(unmapped != length))
-		iopt_pages_leak(pages);
+	iopt_cursor_seek(pages, &cur, index);
+	while (done != length) {
+		u64 run = iopt_cursor_run(&cur);
+		unsigned long run_end = cur.index + iopt_run_npages(run);
+		unsigned long size = (run_end - index) * PAGE_SIZE - sub;
+
+		size = min(size, length - done);
+		done += size;
+
+		sub += size;
+		index += sub >> PAGE_SHIFT;
+		sub &= ~PAGE_MASK;
+
+		if (done - start >= IOPT_UNMAP_CHUNK || done == length) {
+			unmapped = iommu_unmap(domain, iova + start,
+					       done - start);
+			/* Once: one reference keeps all the pages pinned */
+			if (unlikely(unmapped != done - start) && !leaked) {
+				WARN_ON(true);
+				iopt_pages_leak(pages);
+				leaked = true;
+			}
+			start = done;
+			cond_resched();
+		}
+		if (index == run_end && done != length)
+			iopt_cursor_next(pages, &cur);
+	}
 }
 
 /*
@@ -610,7 +656,7 @@ static int iopt_pages_map(struct iopt_pages *pages, unsigned long offset,
 
 err_unmap:
 	if (done)
-		iopt_pages_unmap(pages, domain, iova, done);
+		iopt_pages_unmap(pages, offset, domain, iova, done);
 	return rc;
 }
 
@@ -646,8 +692,8 @@ int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain,
 void iopt_area_unfill_domain(struct iopt_area *area,
 			     struct iommu_domain *domain)
 {
-	iopt_pages_unmap(area->pages, domain, iopt_area_iova(area),
-			 iopt_area_length(area));
+	iopt_pages_unmap(area->pages, area->page_offset, domain,
+			 iopt_area_iova(area), iopt_area_length(area));
 }
 
 #ifdef CONFIG_IOMMUFD_TEST

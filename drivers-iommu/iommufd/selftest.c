@@ -114,9 +114,17 @@ struct mock_map {
  * @instance: the IOMMU instance the domain is bound to since its first
  *            attach, 0 before
  * @nr_devs: mock devices attached
- * @nr_narrow: of which with MOCK_FLAGS_DEVICE_NARROW
  * @nr_no_snoop: of which with MOCK_FLAGS_DEVICE_NO_SNOOP
  * @force_snooping: enforce_cache_coherency() succeeded
+ * @intel_gaw_last: MOCK_KIND_INTEL: last IOVA of the address width of the
+ *                  unit that joined last (6.1 intel's dmar_domain->gaw);
+ *                  the aperture and the limit of map
+ * @intel_agaw_last: MOCK_KIND_INTEL: last IOVA the page table can hold
+ *                   (6.1's agaw), the narrowest width that ever joined:
+ *                   page-table levels are only ever removed
+ * @intel_max_addr: MOCK_KIND_INTEL: end of the highest mapping ever made,
+ *                  lowered only when exactly that mapping is unmapped
+ *                  (6.1's dmar_domain->max_addr)
  */
 struct mock_iommu_domain {
 	struct iommu_domain domain;
@@ -125,9 +133,11 @@ struct mock_iommu_domain {
 	spinlock_t lock;	/* see the kernel-doc above */
 	unsigned int instance;
 	unsigned int nr_devs;
-	unsigned int nr_narrow;
 	unsigned int nr_no_snoop;
 	bool force_snooping;
+	u64 intel_gaw_last;
+	u64 intel_agaw_last;
+	u64 intel_max_addr;
 };
 
 static const struct iommu_domain_ops mock_domain_ops;
@@ -179,18 +189,26 @@ static struct mock_dev *to_mock_dev(struct device *dev)
 	return container_of(dev, struct mock_dev, dev);
 }
 
-/* The geometry of a MOCK_KIND_INTEL domain follows its devices */
-static void mock_intel_update(struct mock_iommu_domain *mock)
+/*
+ * Like 6.1 intel's prepare_domain_attach_device() and
+ * domain_update_iommu_cap() when a device of a unit of width @width_last
+ * joins: refused with -EFAULT if something was mapped beyond the width
+ * (even if it was unmapped since, unless it was the highest mapping);
+ * else the aperture becomes that width, wider or narrower than before,
+ * while the page table only loses levels, and superpages appear.
+ */
+static int mock_intel_join(struct mock_iommu_domain *mock, u64 width_last)
 {
 	lockdep_assert_held(&mock->lock);
 
-	/* 6.1 intel keeps the last values when its last device leaves */
-	if (!mock->nr_devs)
-		return;
+	if (mock->intel_max_addr > width_last + 1)
+		return -EFAULT;
+	mock->intel_gaw_last = width_last;
+	mock->intel_agaw_last = min(mock->intel_agaw_last, width_last);
 	mock->domain.geometry.aperture_start = 0;
-	mock->domain.geometry.aperture_end = mock->nr_narrow ?
-		MOCK_INTEL_NARROW_LAST : MOCK_INTEL_APERTURE_LAST;
+	mock->domain.geometry.aperture_end = mock->intel_gaw_last;
 	mock->domain.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G;
+	return 0;
 }
 
 /* Like arm_smmu_domain_finalise(), at the first attach */
@@ -229,18 +247,23 @@ static int mock_domain_add_dev(struct mock_iommu_domain *mock,
 		goto out_unlock;
 	}
 
+	if (mock->kind == MOCK_KIND_INTEL) {
+		rc = mock_intel_join(mock,
+				     mdev->unit_flags & MOCK_FLAGS_DEVICE_NARROW ?
+				     MOCK_INTEL_NARROW_LAST :
+				     MOCK_INTEL_APERTURE_LAST);
+		if (rc)
+			goto out_unlock;
+	}
+
 	if (!mock->instance) {
 		mock->instance = mdev->instance;
 		if (mock->kind == MOCK_KIND_SMMUV3)
 			mock_smmu_finalise(mock);
 	}
 	mock->nr_devs++;
-	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NARROW)
-		mock->nr_narrow++;
 	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
 		mock->nr_no_snoop++;
-	if (mock->kind == MOCK_KIND_INTEL)
-		mock_intel_update(mock);
 out_unlock:
 	spin_unlock(&mock->lock);
 	return rc;
@@ -250,19 +273,21 @@ static void mock_domain_del_dev(struct mock_iommu_domain *mock,
 				struct mock_dev *mdev)
 {
 	spin_lock(&mock->lock);
+	/* 6.1 intel keeps the width and the levels when a device leaves */
 	mock->nr_devs--;
-	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NARROW)
-		mock->nr_narrow--;
 	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
 		mock->nr_no_snoop--;
-	if (mock->kind == MOCK_KIND_INTEL)
-		mock_intel_update(mock);
 	spin_unlock(&mock->lock);
 }
 
 /*
  * Attaching a domain moves the device off its previous one, as 6.1's
  * drivers do: the core never calls detach_dev when it switches domains.
+ * Like them, the device leaves its old domain before the new one can be
+ * refused (arm_smmu_attach_dev() calls arm_smmu_detach_dev() before its
+ * checks, intel_iommu_attach_device() blocks translation first): after a
+ * refusal the device is on no domain until the iommu core attaches one
+ * again.
  */
 static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
 {
@@ -272,14 +297,15 @@ static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
 
 	if (old == domain)
 		return 0;
+	if (old && old->ops == &mock_domain_ops)
+		mock_domain_del_dev(to_mock_domain(old), mdev);
+	WRITE_ONCE(mdev->domain, NULL);
 	if (domain->ops == &mock_domain_ops) {
 		rc = mock_domain_add_dev(to_mock_domain(domain), mdev);
 		if (rc)
 			return rc;
 	}
-	if (old && old->ops == &mock_domain_ops)
-		mock_domain_del_dev(to_mock_domain(old), mdev);
-	mdev->domain = domain;
+	WRITE_ONCE(mdev->domain, domain);
 	return 0;
 }
 
@@ -357,6 +383,8 @@ static struct iommu_domain *mock_domain_alloc(unsigned int type,
 		mock->domain.geometry.aperture_end = MOCK_INTEL_UNATTACHED_LAST;
 		mock->domain.geometry.force_aperture = true;
 		mock->domain.pgsize_bitmap = PAGE_SIZE;
+		mock->intel_gaw_last = MOCK_INTEL_UNATTACHED_LAST;
+		mock->intel_agaw_last = MOCK_INTEL_UNATTACHED_LAST;
 		break;
 	default:
 		break;
@@ -403,7 +431,7 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 {
 	struct mock_iommu_domain *mock = to_mock_domain(domain);
 	unsigned long first = iova / MOCK_IO_PAGE_SIZE;
-	u64 ap_start, ap_end;
+	u64 ap_start, ap_end, agaw_last = U64_MAX;
 	unsigned long nr_slots, i;
 	struct mock_map *map;
 	bool finished;
@@ -419,6 +447,13 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 	finished = mock->kind != MOCK_KIND_SMMUV3 || mock->instance;
 	ap_start = mock->domain.geometry.aperture_start;
 	ap_end = mock->domain.geometry.aperture_end;
+	if (mock->kind == MOCK_KIND_INTEL && iova >= ap_start &&
+	    iova <= ap_end && size - 1 <= ap_end - iova) {
+		/* 6.1 intel_iommu_map() records it before mapping */
+		mock->intel_max_addr = max_t(u64, mock->intel_max_addr,
+					     (u64)iova + size);
+		agaw_last = mock->intel_agaw_last;
+	}
 	spin_unlock(&mock->lock);
 	/* 6.1 arm-smmu-v3 has no page table before the first attach */
 	if (!finished)
@@ -431,6 +466,12 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 		     iova, size, ap_start, ap_end);
 		return -EINVAL;
 	}
+	/*
+	 * 6.1 intel: within the width of the last unit that joined, but
+	 * beyond the levels of the page table (pfn_to_dma_pte() fails)
+	 */
+	if (iova > agaw_last || size - 1 > agaw_last - iova)
+		return -ENOMEM;
 
 	if (iommufd_should_fail())
 		return -ENOMEM;
@@ -488,6 +529,13 @@ static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
 	/* Checked as one range by mock_domain_iotlb_sync() */
 	if (done)
 		iommu_iotlb_gather_add_range(gather, iova, done);
+	if (mock->kind == MOCK_KIND_INTEL) {
+		spin_lock(&mock->lock);
+		/* 6.1 intel_iommu_unmap() */
+		if (mock->intel_max_addr == (u64)iova + done)
+			mock->intel_max_addr = iova;
+		spin_unlock(&mock->lock);
+	}
 	return done;
 }
 
@@ -1238,6 +1286,75 @@ static int iommufd_test_ioas_metadata(struct iommufd_ucmd *ucmd,
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+/* IOMMU_TEST_OP_HWPT_COHERENCY */
+static int iommufd_test_hwpt_coherency(struct iommufd_ucmd *ucmd,
+				       struct iommu_test_cmd *cmd)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+
+	obj = iommufd_get_object(ucmd->ictx, cmd->id,
+				 IOMMUFD_OBJ_HW_PAGETABLE);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	/* Constant once the object is published */
+	cmd->hwpt_coherency.out_enforce = hwpt->enforce_cache_coherency;
+	cmd->hwpt_coherency.__reserved = 0;
+	iommufd_put_object(ucmd->ictx, obj);
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+/* IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN */
+static int iommufd_test_mock_device_domain(struct iommufd_ucmd *ucmd,
+					   struct iommu_test_cmd *cmd)
+{
+	struct iommu_domain *hwpt_domain = NULL, *domain;
+	struct iommufd_object *hwpt_obj = NULL;
+	struct selftest_obj *sobj;
+	u32 kind;
+
+	if (cmd->mock_device_domain.hwpt_id) {
+		hwpt_obj = iommufd_get_object(ucmd->ictx,
+					      cmd->mock_device_domain.hwpt_id,
+					      IOMMUFD_OBJ_HW_PAGETABLE);
+		if (IS_ERR(hwpt_obj))
+			return PTR_ERR(hwpt_obj);
+		hwpt_domain = container_of(hwpt_obj,
+					   struct iommufd_hw_pagetable,
+					   obj)->domain;
+	}
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	if (IS_ERR(sobj)) {
+		if (hwpt_obj)
+			iommufd_put_object(ucmd->ictx, hwpt_obj);
+		return PTR_ERR(sobj);
+	}
+
+	/*
+	 * The attach callbacks write mdev->domain under the group's mutex,
+	 * which is private to the iommu core; the tests do not attach the
+	 * device concurrently, a snapshot is enough.
+	 */
+	domain = READ_ONCE(sobj->mdev->domain);
+	if (!domain)
+		kind = MOCK_DEV_ON_NONE;
+	else if (domain == &mock_blocking_domain)
+		kind = MOCK_DEV_ON_BLOCKED;
+	else if (domain == &mock_identity_domain)
+		kind = MOCK_DEV_ON_IDENTITY;
+	else if (domain == hwpt_domain)
+		kind = MOCK_DEV_ON_HWPT;
+	else
+		kind = MOCK_DEV_ON_OTHER;
+
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	if (hwpt_obj)
+		iommufd_put_object(ucmd->ictx, hwpt_obj);
+	cmd->mock_device_domain.out_kind = kind;
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 /**
  * iommufd_test() - ioctl(IOMMU_TEST_CMD)
  * @ucmd: the command; ucmd->cmd is a struct iommu_test_cmd
@@ -1285,6 +1402,10 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_memory_limit_set(ucmd, cmd);
 	case IOMMU_TEST_OP_IOAS_METADATA:
 		return iommufd_test_ioas_metadata(ucmd, cmd);
+	case IOMMU_TEST_OP_HWPT_COHERENCY:
+		return iommufd_test_hwpt_coherency(ucmd, cmd);
+	case IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN:
+		return iommufd_test_mock_device_domain(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

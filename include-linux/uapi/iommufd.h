@@ -244,9 +244,9 @@ struct iommu_ioas_copy {
  * Remove every mapping that lies inside [@iova, @iova + @length).  Only
  * whole mappings are removed: a range that would cut one, or that holds no
  * mapping at all, fails with ENOENT.  @iova = 0 with @length = U64_MAX
- * removes all mappings and succeeds even when there are none.  The call is
- * not atomic: when it fails, mappings before the failing point may already
- * be gone.
+ * removes all mappings and succeeds even when there are none.  The whole
+ * range is checked before anything is removed: when the call fails,
+ * nothing was unmapped.
  */
 struct iommu_ioas_unmap {
 	__u32 size;

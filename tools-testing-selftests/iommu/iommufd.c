@@ -1676,16 +1676,24 @@ TEST_F(iommufd_ioas, huge_pages)
 {
 	size_t size = 2 * HUGEPAGE_SIZE;
 	__u64 max_map, max = 0;
+	struct huge_buffer hb;
 	unsigned int i;
-	void *base;
 	char *buf;
-	long thp;
+	int huge;
 
 	if (!variant->mock_domains)
 		SKIP(return, "needs a mock domain");
-	buf = alloc_aligned_buffer(size, true, &base);
-	ASSERT_NE(NULL, buf);
-	thp = vma_anon_huge_kb(buf);
+	/* FAIL, not SKIP, when THP is enabled but not obtained */
+	huge = alloc_huge_buffer(&hb, size);
+	if (huge == HUGE_BUFFER_NONE) {
+		free_huge_buffer(&hb);
+		SKIP(return, "no transparent huge pages and no hugetlb pages");
+	}
+	if (huge == HUGE_BUFFER_THP_MISSING)
+		free_huge_buffer(&hb);
+	ASSERT_EQ(HUGE_BUFFER_OK, huge)
+		TH_LOG("THP is enabled but no huge page was obtained");
+	buf = hb.buf;
 
 	test_ioctl_ioas_map_fixed(self->ioas_id, buf, size, self->base);
 	for (i = 0; i != variant->mock_domains; i++) {
@@ -1696,16 +1704,14 @@ TEST_F(iommufd_ioas, huge_pages)
 			max = max_map;
 	}
 	test_ioctl_ioas_unmap(self->ioas_id, self->base, size);
-	munmap(base, size + HUGEPAGE_SIZE);
+	free_huge_buffer(&hb);
 
-	TH_LOG("AnonHugePages %ld kB, largest map %llu",
-	       thp, (unsigned long long)max);
+	TH_LOG("%s, largest map %llu", hb.hugetlb ? "hugetlb" : "THP",
+	       (unsigned long long)max);
 	if (variant->no_huge) {
 		ASSERT_EQ(PAGE_SIZE, max);
 		return;
 	}
-	if (thp < (long)(size / 1024))
-		SKIP(return, "no transparent huge pages (%ld kB)", thp);
 	ASSERT_LE(HUGEPAGE_SIZE, max);
 }
 
@@ -2954,17 +2960,21 @@ TEST_F(attach, intel_huge_before_and_after)
 	size_t size = 2 * HUGEPAGE_SIZE;
 	__u64 iova = 1ULL << 30, pgsize;
 	__u32 ioas_id, hwpt_id;
-	void *base;
+	struct huge_buffer hb;
 	char *buf;
-	long thp;
+	int huge;
 
-	buf = alloc_aligned_buffer(size, true, &base);
-	ASSERT_NE(NULL, buf);
-	thp = vma_anon_huge_kb(buf);
-	if (thp < (long)(size / 1024)) {
-		munmap(base, size + HUGEPAGE_SIZE);
-		SKIP(return, "no transparent huge pages (%ld kB)", thp);
+	/* FAIL, not SKIP, when THP is enabled but not obtained */
+	huge = alloc_huge_buffer(&hb, size);
+	if (huge == HUGE_BUFFER_NONE) {
+		free_huge_buffer(&hb);
+		SKIP(return, "no transparent huge pages and no hugetlb pages");
 	}
+	if (huge == HUGE_BUFFER_THP_MISSING)
+		free_huge_buffer(&hb);
+	ASSERT_EQ(HUGE_BUFFER_OK, huge)
+		TH_LOG("THP is enabled but no huge page was obtained");
+	buf = hb.buf;
 
 	test_ioctl_ioas_alloc(&ioas_id);
 	test_ioctl_ioas_map_fixed(ioas_id, buf, HUGEPAGE_SIZE, iova);
@@ -2994,13 +3004,15 @@ TEST_F(attach, intel_huge_before_and_after)
 	test_ioctl_ioas_unmap(ioas_id, 1ULL << 30, HUGEPAGE_SIZE);
 	test_ioctl_ioas_unmap(ioas_id, (1ULL << 30) + 4 * HUGEPAGE_SIZE,
 			      HUGEPAGE_SIZE);
-	munmap(base, size + HUGEPAGE_SIZE);
+	free_huge_buffer(&hb);
 }
 
 /*
  * Cache coherency is enforced after the first attach, as VFIO type1 does:
  * 6.1 intel accepts it for a domain without device and then refuses every
  * device of a unit without Snoop Control (QEMU's default intel-iommu).
+ * Like type1, which only merges domains that agree on coherency, a device
+ * that could be enforced never joins a domain that is not.
  */
 TEST_F(attach, coherency_after_attach)
 {
@@ -3012,33 +3024,56 @@ TEST_F(attach, coherency_after_attach)
 	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL |
 				   MOCK_FLAGS_DEVICE_NO_SNOOP, 0, &nosnoop_id,
 				   &hwpt_id);
+	test_cmd_hwpt_coherency(hwpt_id, 0);
 	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE,
 				  1ULL << 30);
-	/* so a snooping device can join it */
+	/* A snooping device gets a domain of its own, which enforces */
 	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0,
 				   &snoop_id, &hwpt2_id);
-	ASSERT_EQ(hwpt_id, hwpt2_id);
+	ASSERT_NE(hwpt_id, hwpt2_id);
+	test_cmd_hwpt_coherency(hwpt2_id, 1);
+	test_cmd_hwpt_coherency(hwpt_id, 0);
+	test_cmd_mock_device_on(snoop_id, hwpt2_id, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(nosnoop_id, hwpt_id, MOCK_DEV_ON_HWPT);
+	test_cmd_check_map(hwpt2_id, 1ULL << 30, self->buffer, BUFFER_SIZE);
+	/* and so does the next snooping device, on that domain */
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0,
+				   &snoop2_id, &hwpt3_id);
+	ASSERT_EQ(hwpt2_id, hwpt3_id);
+	test_ioctl_destroy(snoop2_id);
 	test_ioctl_destroy(nosnoop_id);
 	test_ioctl_destroy(snoop_id);
 	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt2_id));
 
 	/* A snooping device first: its new domain enforces coherency */
 	test_ioctl_ioas_alloc(&ioas2_id);
 	test_cmd_mock_domain_flags(ioas2_id, MOCK_FLAGS_DEVICE_INTEL, 0,
 				   &snoop_id, &hwpt_id);
+	test_cmd_hwpt_coherency(hwpt_id, 1);
 	test_cmd_mock_domain_flags(ioas2_id, MOCK_FLAGS_DEVICE_INTEL, 0,
 				   &snoop2_id, &hwpt2_id);
 	ASSERT_EQ(hwpt_id, hwpt2_id);
-	/* The driver refuses a non-snooping device by HW_PAGETABLE ID */
+	/*
+	 * The driver refuses a non-snooping device by HW_PAGETABLE ID
+	 * (6.1 intel: EOPNOTSUPP, reported as EINVAL), and the device is
+	 * left on the blocking domain
+	 */
 	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_INTEL |
 				   MOCK_FLAGS_DEVICE_NO_SNOOP |
 				   MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &nosnoop_id,
 				   NULL);
-	test_err(EOPNOTSUPP, _test_cmd_mock_attach(self->fd, nosnoop_id,
-						   hwpt_id, NULL));
+	test_cmd_mock_device_on(nosnoop_id, 0, MOCK_DEV_ON_BLOCKED);
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, nosnoop_id, hwpt_id,
+					       NULL));
+	test_cmd_mock_device_on(nosnoop_id, hwpt_id, MOCK_DEV_ON_BLOCKED);
+	test_cmd_mock_device_on(snoop_id, hwpt_id, MOCK_DEV_ON_HWPT);
 	/* and by IOAS it gets a domain of its own, filled */
 	test_cmd_mock_attach(nosnoop_id, ioas2_id, &hwpt3_id);
 	ASSERT_NE(hwpt_id, hwpt3_id);
+	test_cmd_mock_device_on(nosnoop_id, hwpt3_id, MOCK_DEV_ON_HWPT);
+	test_cmd_hwpt_coherency(hwpt3_id, 0);
+	test_cmd_hwpt_coherency(hwpt_id, 1);
 	test_ioctl_ioas_map_fixed(ioas2_id, self->buffer, BUFFER_SIZE,
 				  1ULL << 30);
 	test_cmd_check_map(hwpt_id, 1ULL << 30, self->buffer, BUFFER_SIZE);
@@ -3047,8 +3082,11 @@ TEST_F(attach, coherency_after_attach)
 
 /*
  * A domain another device joins may be narrowed by the driver (intel: the
- * narrowest address width of its units).  The join is refused when the
- * mappings no longer fit, else the IOAS follows the narrower aperture.
+ * address width of the unit that joins).  6.1 intel refuses the join with
+ * -EFAULT once the domain mapped beyond that width, even after the mapping
+ * was unmapped; a new domain for the device is refused by iommufd while
+ * mappings of the IOAS lie beyond its aperture.  Otherwise the IOAS
+ * follows the narrower aperture.
  */
 TEST_F(attach, intel_join_narrows)
 {
@@ -3070,16 +3108,28 @@ TEST_F(attach, intel_join_narrows)
 	test_err(EADDRINUSE, _test_cmd_mock_attach(self->fd, narrow_id,
 						   ioas_id, NULL));
 	ASSERT_EQ(allocs + 1, mock_domain_allocs(self->fd));
-	test_err(EADDRINUSE, _test_cmd_mock_attach(self->fd, narrow_id,
-						   hwpt_id, NULL));
+	test_cmd_mock_device_on(narrow_id, 0, MOCK_DEV_ON_BLOCKED);
+	/* The driver's -EFAULT is reported as EINVAL */
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, narrow_id, hwpt_id,
+					       NULL));
+	test_cmd_mock_device_on(narrow_id, 0, MOCK_DEV_ON_BLOCKED);
 	/* The existing domain and the IOAS are as they were */
 	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
 	test_cmd_check_map(hwpt_id, high, self->buffer, PAGE_SIZE);
+	test_cmd_mock_device_on(wide_id, hwpt_id, MOCK_DEV_ON_HWPT);
 
-	/* Without the high mapping it joins, and the IOAS narrows */
+	/*
+	 * Without the high mapping 6.1 intel still refuses the join (its
+	 * max_addr is sticky): the device gets a domain of its own
+	 */
 	test_ioctl_ioas_unmap(ioas_id, high, PAGE_SIZE);
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, narrow_id, hwpt_id,
+					       NULL));
+	test_cmd_mock_device_on(narrow_id, 0, MOCK_DEV_ON_BLOCKED);
 	test_cmd_mock_attach(narrow_id, ioas_id, &hwpt2_id);
-	ASSERT_EQ(hwpt_id, hwpt2_id);
+	ASSERT_NE(hwpt_id, hwpt2_id);
+	test_cmd_mock_device_on(narrow_id, hwpt2_id, MOCK_DEV_ON_HWPT);
+	/* and the IOAS narrows to what both domains translate */
 	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
 	iova = high;
 	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
@@ -3090,10 +3140,66 @@ TEST_F(attach, intel_join_narrows)
 				  MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE);
 	test_cmd_check_map(hwpt_id, MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE,
 			   self->buffer, PAGE_SIZE);
+	test_cmd_check_map(hwpt2_id, MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE,
+			   self->buffer, PAGE_SIZE);
 	test_cmd_mock_detach(narrow_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt2_id));
+	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
 	test_cmd_mock_detach(wide_id);
 	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
 	check_one_range(ioas_id, 0, UINT64_MAX);
+}
+
+/*
+ * 6.1 intel sets a domain's aperture to the width of the unit that joined
+ * last but never adds page-table levels back: after a wide, a narrow and
+ * another wide unit joined, the domain still only translates the narrow
+ * width, and the IOAS must keep reserving everything above it while the
+ * domain exists.
+ */
+TEST_F(attach, intel_wide_narrow_wide)
+{
+	__u32 ioas_id, w_id, n_id, w2_id, hwpt_id, hwpt2_id, hwpt3_id;
+	__u64 iova;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0, &w_id,
+				   &hwpt_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NARROW, 0, &n_id,
+				   &hwpt2_id);
+	ASSERT_EQ(hwpt_id, hwpt2_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
+	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0, &w2_id,
+				   &hwpt3_id);
+	ASSERT_EQ(hwpt_id, hwpt3_id);
+	/* The driver reports the wide aperture again; the IOAS does not */
+	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas_id));
+
+	/* EINVAL from iommufd, not ENOMEM from the page table */
+	iova = MOCK_INTEL_NARROW_LAST + 1;
+	test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
+					      PAGE_SIZE, &iova,
+					      IOMMU_IOAS_MAP_FIXED_IOVA |
+					      IOMMU_IOAS_MAP_RW));
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE);
+	test_cmd_check_map(hwpt_id, MOCK_INTEL_NARROW_LAST + 1 - PAGE_SIZE,
+			   self->buffer, PAGE_SIZE);
+	/* An automatic IOVA stays below the narrow width too */
+	test_ioctl_ioas_map(ioas_id, self->buffer, BUFFER_SIZE, &iova);
+	ASSERT_GE(MOCK_INTEL_NARROW_LAST, iova + BUFFER_SIZE - 1);
+
+	/* Not even once the narrow device left: the page table did not grow */
+	test_ioctl_destroy(n_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
+	test_ioctl_destroy(w_id);
+	test_ioctl_destroy(w2_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	check_one_range(ioas_id, 0, UINT64_MAX);
+	test_ioctl_destroy(ioas_id);
 }
 
 /*
@@ -3125,14 +3231,28 @@ TEST_F(attach, foreign_instance)
 					   a_id, &c_id, &hwpt_c);
 		ASSERT_EQ(hwpt_a, hwpt_c);
 		test_ioctl_destroy(c_id);
-		/* By HW_PAGETABLE ID the driver's errno comes through */
+		/*
+		 * By HW_PAGETABLE ID the driver's refusal (ENXIO) is
+		 * EINVAL, and the device is left on the blocking domain
+		 */
 		test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_INSTANCE |
 					   MOCK_FLAGS_DEVICE_NO_ATTACH, b_id,
 					   &c_id, NULL);
-		test_err(ENXIO, _test_cmd_mock_attach(self->fd, c_id, hwpt_a,
-						      NULL));
+		test_err(EINVAL, _test_cmd_mock_attach(self->fd, c_id, hwpt_a,
+						       NULL));
+		test_cmd_mock_device_on(c_id, hwpt_a, MOCK_DEV_ON_BLOCKED);
+		test_cmd_mock_device_on(a_id, hwpt_a, MOCK_DEV_ON_HWPT);
 		test_cmd_mock_attach(c_id, hwpt_b, &hwpt_c);
 		ASSERT_EQ(hwpt_b, hwpt_c);
+		test_cmd_mock_device_on(c_id, hwpt_b, MOCK_DEV_ON_HWPT);
+		test_ioctl_destroy(c_id);
+		/* By IOAS: refused by a's domain, then on b's */
+		test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_SAME_INSTANCE |
+					   MOCK_FLAGS_DEVICE_NO_ATTACH, b_id,
+					   &c_id, NULL);
+		test_cmd_mock_attach(c_id, ioas_id, &hwpt_c);
+		ASSERT_EQ(hwpt_b, hwpt_c);
+		test_cmd_mock_device_on(c_id, hwpt_b, MOCK_DEV_ON_HWPT);
 		test_ioctl_destroy(a_id);
 		test_ioctl_destroy(b_id);
 		test_ioctl_destroy(c_id);
@@ -3145,6 +3265,24 @@ TEST_F(attach, foreign_instance)
 	test_cmd_mock_domain_flags(ioas_id, MOCK_FLAGS_DEVICE_INTEL, 0, &b_id,
 				   &hwpt_b);
 	ASSERT_NE(hwpt_a, hwpt_b);
+	test_cmd_mock_device_on(b_id, hwpt_b, MOCK_DEV_ON_HWPT);
+	/* By ID, every kind refuses the others' domains with EINVAL */
+	for (i = 0; i != ARRAY_SIZE(kinds); i++) {
+		test_cmd_mock_domain_flags(0, kinds[i] |
+					   MOCK_FLAGS_DEVICE_NO_ATTACH, 0,
+					   &c_id, NULL);
+		test_err(EINVAL, _test_cmd_mock_attach(self->fd, c_id, hwpt_b,
+						       NULL));
+		test_cmd_mock_device_on(c_id, hwpt_b, MOCK_DEV_ON_BLOCKED);
+		test_ioctl_destroy(c_id);
+	}
+	test_cmd_mock_domain_flags(0, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NO_ATTACH, 0, &c_id, NULL);
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, c_id, hwpt_a, NULL));
+	test_cmd_mock_device_on(c_id, hwpt_a, MOCK_DEV_ON_BLOCKED);
+	test_cmd_mock_attach(c_id, hwpt_b, &hwpt_c);
+	ASSERT_EQ(hwpt_b, hwpt_c);
+	test_cmd_mock_device_on(c_id, hwpt_b, MOCK_DEV_ON_HWPT);
 }
 
 /*

@@ -528,6 +528,83 @@ static inline void *alloc_aligned_buffer(size_t size, bool huge, void **base)
 	return addr;
 }
 
+/*
+ * Whether transparent huge pages are configured so that madvise() gets
+ * them: /sys/kernel/mm/transparent_hugepage/enabled says [always] or
+ * [madvise].  False without CONFIG_TRANSPARENT_HUGEPAGE.
+ */
+static inline bool thp_configured(void)
+{
+	char line[128] = "";
+	FILE *f;
+
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	return strstr(line, "[always]") || strstr(line, "[madvise]");
+}
+
+/* Memory backed by 2 MiB pages, see alloc_huge_buffer() */
+struct huge_buffer {
+	char *buf;
+	void *map;
+	size_t map_len;
+	bool hugetlb;
+};
+
+enum {
+	HUGE_BUFFER_OK,
+	/* THP is configured, yet no huge page was obtained: a failure */
+	HUGE_BUFFER_THP_MISSING,
+	/* Neither THP nor a hugetlb page to be had: a reason to skip */
+	HUGE_BUFFER_NONE,
+};
+
+/*
+ * @size bytes (a multiple of HUGEPAGE_SIZE) of private memory made of
+ * 2 MiB pages: transparent huge pages if configured, else hugetlb pages
+ * (MAP_HUGETLB, from the pool of the default 2 MiB size).  Release with
+ * free_huge_buffer(), whatever the result.
+ */
+static inline int alloc_huge_buffer(struct huge_buffer *hb, size_t size)
+{
+	size_t i;
+
+	memset(hb, 0, sizeof(*hb));
+	if (thp_configured()) {
+		hb->buf = alloc_aligned_buffer(size, true, &hb->map);
+		if (!hb->buf)
+			return HUGE_BUFFER_THP_MISSING;
+		hb->map_len = size + HUGEPAGE_SIZE;
+		if (vma_anon_huge_kb(hb->buf) < (long)(size / 1024))
+			return HUGE_BUFFER_THP_MISSING;
+		return HUGE_BUFFER_OK;
+	}
+
+	hb->map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (hb->map == MAP_FAILED) {
+		hb->map = NULL;
+		return HUGE_BUFFER_NONE;
+	}
+	hb->map_len = size;
+	hb->hugetlb = true;
+	hb->buf = hb->map;
+	for (i = 0; i < size; i += PAGE_SIZE)
+		hb->buf[i] = 1;
+	return HUGE_BUFFER_OK;
+}
+
+static inline void free_huge_buffer(struct huge_buffer *hb)
+{
+	if (hb->map)
+		munmap(hb->map, hb->map_len);
+	hb->map = NULL;
+}
+
 /* Remove @cap from the effective, permitted and inheritable sets */
 static inline int drop_capability(int cap)
 {
@@ -626,6 +703,44 @@ static inline __u64 mock_domain_allocs(int fd)
 		return ~0ULL;
 	return cmd.domain_allocs.out_count;
 }
+
+/* Whether HW_PAGETABLE @hwpt_id enforces cache coherency; -1 on error */
+static inline int hwpt_enforces_coherency(int fd, __u32 hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_HWPT_COHERENCY,
+		.id = hwpt_id,
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	return cmd.hwpt_coherency.out_enforce;
+}
+
+#define test_cmd_hwpt_coherency(hwpt_id, expected)                             \
+	ASSERT_EQ(expected, hwpt_enforces_coherency(self->fd, hwpt_id))
+
+/*
+ * Where the mock driver has the device of selftest object @stdev_id
+ * (MOCK_DEV_ON_*; MOCK_DEV_ON_HWPT: on the domain of @hwpt_id); -1 on error
+ */
+static inline int mock_device_domain(int fd, __u32 stdev_id, __u32 hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN,
+		.id = stdev_id,
+		.mock_device_domain = { .hwpt_id = hwpt_id },
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	return cmd.mock_device_domain.out_kind;
+}
+
+#define test_cmd_mock_device_on(stdev_id, hwpt_id, expected)                   \
+	ASSERT_EQ(expected, mock_device_domain(self->fd, stdev_id, hwpt_id))
 
 /* test_cmd_check_map() that returns the largest page size mapped */
 static inline int _test_cmd_check_map_pgsize(int fd, __u32 hwpt_id,
