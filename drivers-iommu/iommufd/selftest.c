@@ -494,6 +494,13 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 				rc = -EEXIST;
 			goto err_erase;
 		}
+		/*
+		 * One call can cover a whole contiguous run of pages (any
+		 * power of two is a mock page size): 2K slots of a 256 MiB
+		 * run take seconds under KASAN and lockdep.
+		 */
+		if (!((i + 1) % 4096) && gfpflags_allow_blocking(gfp))
+			cond_resched();
 	}
 	*mapped += size;
 	return 0;
