@@ -537,6 +537,10 @@ make_initramfs() {
 	rm -f "$root/bin/perl"
 	cp "$TESTFILES/init" "$root/init"
 	chmod 755 "$root/init"
+	# runner.sh applies the "settings" timeouts only with a /usr/bin/timeout
+	mkdir -p "$root/usr/bin"
+	gcc -O2 -Wall -Werror -static -o "$root/usr/bin/timeout" "$TESTFILES/timeout.c" ||
+		return 1
 	cp -a "$inst/." "$root/ksft/"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$img"
 }
@@ -556,8 +560,9 @@ run_qemu() {
 		-device pcie-pci-bridge,id=br0,bus=pcie.0,addr=0x5 \
 		-device edu,bus=br0,addr=0x1 -device edu,bus=br0,addr=0x2 \
 		-device e1000,bus=br0,addr=0x3 \
+		-device pvpanic -action panic=exit-failure \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic loglevel=7 harness=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode" \
 		-serial "file:$rdir/console.log" -serial "file:$rdir/results.log" \
 		>"$rdir/qemu.log" 2>&1
 	rc=$?
@@ -566,7 +571,9 @@ run_qemu() {
 	return 0
 }
 
-# Explain how QEMU ended; non-zero if it was not a clean power-off.
+# Explain how QEMU ended; non-zero if it was not a clean power-off.  The
+# guest's pvpanic device makes a kernel panic QEMU's exit status 1
+# (-action panic=exit-failure), so a panic fails even if the log is cut.
 qemu_verdict() {
 	local rdir=$1 rc
 	rc=$(cat "$rdir/qemu.rc")
@@ -574,6 +581,13 @@ qemu_verdict() {
 	0) return 0 ;;
 	124 | 137) say "QEMU CRASH: hard timeout (${QEMU_TIMEOUT}s) reached, guest killed" ;;
 	134) say "QEMU CRASH: QEMU aborted (exit 134) - the edu device aborts on an out-of-range DMA:" ;;
+	1)
+		if grep -q 'Kernel panic' "$rdir/console.log" 2>/dev/null; then
+			say "QEMU CRASH: the guest kernel panicked: $(grep -m1 -o 'Kernel panic.*' "$rdir/console.log" | tr -d '\r')"
+		else
+			say "QEMU CRASH: QEMU exited with status 1 (guest panic reported by pvpanic, or a QEMU error)"
+		fi
+		;;
 	*) say "QEMU CRASH: QEMU exited with status $rc" ;;
 	esac
 	grep -v '^qemu-system-x86_64: warning: nic' "$rdir/qemu.log" | tail -n 15 | sed 's/^/  qemu: /'
