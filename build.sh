@@ -10,6 +10,7 @@
 #   test/linux/  the gate's own tree: fresh base + git am, one patch at a time
 #   test/out/    O= directory of the gate's kernel (shared by bisect and tip)
 #   test/out-w1/ O= directory of the W=1 C=1 checks (base and each patch)
+#   test/out-mod/ O= directory of the modular configuration (tip only)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
 #   ccache/      compiler cache (CCACHE_DIR)
 #   cache/       baselines and per-tree "already verified" stamps
@@ -31,6 +32,7 @@ TDIR=$B/test
 CACHE=$B/cache
 TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
+MOD_FRAGMENT=$TESTFILES/kernel-modules.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
@@ -417,24 +419,27 @@ kmake() {
 		KBUILD_BUILD_TIMESTAMP="2000-01-01" KBUILD_BUILD_USER=ci KBUILD_BUILD_HOST=ci "$@"
 }
 
-# (Re)generate $out/.config: tinyconfig + the fragment.  Only when the
-# fragment or any Kconfig file changed since the last time.
+# (Re)generate $out/.config: tinyconfig + a fragment (default: the test
+# kernel's).  Only when the fragment or any Kconfig file changed since the
+# last time.  Options that did not survive are listed in .config.missing:
+# only reported during the bisect (a commit may predate a symbol), required
+# at the tip (results.py config).
 kconfig() {
-	local src=$1 out=$2 key
-	key=$( (cat "$FRAGMENT"; git -C "$src" ls-files -s -- '*Kconfig*' 'arch/x86/configs/*' 'kernel/configs/*') | sha1sum | cut -c1-16)
+	local src=$1 out=$2 frag=${3:-$FRAGMENT} key
+	# the fragment's settings (not its comments) and every Kconfig file
+	key=$( (awk '/^CONFIG_/ || /^# CONFIG_[A-Za-z0-9_]+ is not set/' "$frag"
+		git -C "$src" ls-files -s -- '*Kconfig*' 'arch/x86/configs/*' 'kernel/configs/*') | sha1sum | cut -c1-16)
 	if [ -f "$out/.config" ] && [ "$(cat "$out/.config.key" 2>/dev/null)" = "$key" ]; then
 		return 0
 	fi
 	mkdir -p "$out"
 	kmake "$src" "$out" -s tinyconfig >/dev/null 2>&1
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$FRAGMENT" >"$out/.config.merge.log" 2>&1
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >"$out/.config.merge.log" 2>&1
 	kmake "$src" "$out" -s olddefconfig >/dev/null 2>&1
-	# Every =y the fragment asks for must have survived (a symbol the tree
-	# does not have yet is only reported).
 	local sym missing=()
 	while read -r sym; do
 		grep -qx "$sym" "$out/.config" || missing+=("$sym")
-	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT")
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag")
 	if [ ${#missing[@]} -gt 0 ]; then
 		printf 'kconfig: not set as requested (absent at this commit or unmet dependency): %s\n' "${missing[*]}" >"$out/.config.missing"
 	else
@@ -1090,6 +1095,35 @@ gate_tip() {
 	stage_end "tip kernel"
 }
 
+# The modular configuration, compile-only: vmlinux and modules at the tip.
+gate_modules() {
+	local src=$TDIR/linux out=$TDIR/out-mod log=$TDIR/logs/modules.log
+	local name="build: modular configuration (test/kernel-modules.config): vmlinux and modules"
+	step "(d') modular configuration at the tip: tinyconfig + test/kernel-modules.config, vmlinux + modules"
+	stage_begin
+	kconfig "$src" "$out" "$MOD_FRAGMENT"
+	results_py config config "$out/.config" "modular kernel" "$MOD_FRAGMENT" || true
+	if kmake "$src" "$out" vmlinux modules >"$log" 2>&1; then
+		record "$name" PASS
+		say "  ok   vmlinux and $(find "$out" -name '*.ko' | wc -l) modules"
+	else
+		local what und mp
+		und=$(grep -oE "undefined reference to \`[^']+'" "$log" | sed -E "s/.*\`([^']+)'/\1/" | sort -u | sed -n '1,8p' | paste -sd' ' - || true)
+		mp=$(grep -oE 'ERROR: modpost: "[^"]+" \[[^]]+\] undefined' "$log" | sed -E 's/ERROR: modpost: "([^"]+)" \[([^]]+)\].*/\1 (\2)/' | sort -u | sed -n '1,8p' | paste -sd',' - || true)
+		if [ -n "$und" ]; then
+			what="vmlinux does not link: undefined reference to $und (in $(grep -oE '[^ :]+\.o: in function' "$log" | sed 's/: in function//' | sort -u | sed "s|$TDIR/linux/||" | paste -sd' ' - || true))"
+		elif [ -n "$mp" ]; then
+			what="modpost: undefined symbols: $mp"
+		else
+			what="does not build: $(first_errors "$log")"
+		fi
+		record "$name" FAIL "$what"
+		say "FAIL $name: $what"
+		grep -E 'error|undefined|ERROR' "$log" | sed -n '1,20p' | sed 's/^/    /'
+	fi
+	stage_end "modular config"
+}
+
 gate_ksft() {
 	local src=$TDIR/linux out=$TDIR/out rdir=$TDIR/run logs=$TDIR/logs
 	step "(e) kselftests (static, tree uapi headers) + initramfs"
@@ -1165,6 +1199,7 @@ cmd_test() {
 	if [ $rc != 2 ]; then
 		gate_static
 		gate_tip || true
+		gate_modules
 		gate_ksft
 		gate_qemu || true
 	fi
