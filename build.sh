@@ -12,6 +12,7 @@
 #   test/out-w1/ O= directory of the W=1 C=1 checks (base and each patch)
 #   test/out-mod/ O= directory of the modular configuration (tip only)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
+#   test/mails/  the mails b4 produces for the series (gate check)
 #   ccache/      compiler cache (CCACHE_DIR)
 #   cache/       baselines and per-tree "already verified" stamps
 
@@ -84,9 +85,13 @@ usage: ./build.sh [command]
   check    build build/linux's kernel and run the QEMU tests on it (fast
            contributor loop; no static checks, no bisect)
   demo     boot the kernel built by "kernel" and run the demonstration
-  test     the gate: apply, checkpatch, bisect build with W=1 C=1, tip
-           build, kselftests + KUnit in QEMU, guest log check; last line
-           "N passed, N failed"
+  mails    the mails of the series with b4 0.12, offline, from build/linux:
+           build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
+           -o: the final mails, To/Cc from get_maintainer.pl; nothing sent)
+  test     the gate: apply, checkpatch, every patch builds (W=1, sparse),
+           tip kernel, modular build, kselftests + KUnit in QEMU, guest
+           log, b4 mails, all judged against test/expected-results; last
+           line "N passed, N failed, N skipped"
   help     this text
 
 Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400),
@@ -407,6 +412,66 @@ cmd_status() {
 	p=$(git -C "$TOP" status --porcelain 2>/dev/null | grep -v '^?? build/' || true)
 	[ -n "$p" ] && printf 'project repo has uncommitted changes:\n%s\n' "$p"
 	return 0
+}
+
+# The mails of the series with b4 0.12, offline.  In a sparse clone of $src
+# at its HEAD (b4 needs a work tree; get_maintainer.pl only MAINTAINERS and
+# the few top-level files and directories by which it recognises a kernel
+# tree):
+#  - "b4 prep -e base" with b4's default cover strategy ("commit": an empty
+#    cover commit after base).  Not "branch-description": with it, 0.12
+#    writes "base-commit: <base>~1";
+#  - the cover letter's text: the series' description (b4 would otherwise
+#    keep its EDITME template, and "send" refuses to run with it);
+#  - "prep -c": To/Cc from scripts/get_maintainer.pl;
+#  - "prep -p" (patches/) and "send -o" (eml/: the final mails).  In a
+#    kernel tree without sendemail.smtpserver, send would pick kernel.org's
+#    web endpoint, which refuses --no-sign even with -o: the SMTP path is
+#    selected for this command only (nothing is sent with -o).
+make_mails() {
+	local src=$1 dst=$2 desc=$3 tree log
+	tree=$dst/linux
+	log=$dst/b4.log
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	printf '%s\n' "$desc" >"$dst/cover.txt"
+	{
+		git clone -q --shared --no-checkout "$src" "$tree" &&
+		git -C "$tree" sparse-checkout set --no-cone /COPYING /CREDITS /Kbuild /Kconfig \
+			/MAINTAINERS /Makefile /README /.mailmap /.get_maintainer.ignore \
+			/scripts/get_maintainer.pl /Documentation/Makefile /arch/Kconfig \
+			/include/linux/kernel.h /drivers/Makefile /fs/Makefile /init/Makefile \
+			/ipc/Makefile /kernel/Makefile /lib/Makefile &&
+		git -C "$tree" checkout -q -B series "$(git -C "$src" rev-parse HEAD)" &&
+		git -C "$tree" tag -f base "$(git -C "$src" rev-parse base)" >/dev/null &&
+		git -C "$tree" config user.name "$(git -C "$src" config user.name || echo build.sh)" &&
+		git -C "$tree" config user.email "$(git -C "$src" config user.email || echo build.sh@localhost)" &&
+		git -C "$tree" config core.editor "cp $dst/cover.txt" &&
+		(
+			cd "$tree" &&
+			b4 --offline-mode prep -e base &&
+			b4 --offline-mode prep --edit-cover &&
+			b4 --offline-mode prep -c &&
+			b4 --offline-mode prep -p "$dst/patches" &&
+			GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=sendemail.smtpserver GIT_CONFIG_VALUE_0=localhost \
+				b4 --offline-mode send -o "$dst/eml" --no-sign
+		)
+	} >"$log" 2>&1
+}
+
+cmd_mails() {
+	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	local desc dst=$B/mails
+	desc=$(git -C "$WORK" config branch.series.description 2>/dev/null || true)
+	[ -n "$desc" ] || desc=$(cover_text_from_file)
+	[ -n "$desc" ] || die "no cover letter: git branch --edit-description in build/linux"
+	step "b4 0.12, offline: the mails of build/linux's base..HEAD"
+	make_mails "$WORK" "$dst" "$desc" || { tail -n 20 "$dst/b4.log"; die "b4 failed (log: build/mails/b4.log)"; }
+	$PY "$TESTFILES/results.py" mails "$dst" "$(git -C "$WORK" rev-parse base)" \
+		"$(git -C "$WORK" rev-list --count base..HEAD)" --records /dev/null ||
+		die "the mails are not right (build/mails/eml)"
+	say "build/mails/patches: b4 prep -p; build/mails/eml: the mails (b4 send -o), To/Cc from get_maintainer.pl"
+	say "to send them for real: cd build/mails/linux, configure git send-email (sendemail.*) and b4 send"
 }
 
 # ---------------------------------------------------------------------------
@@ -1073,6 +1138,32 @@ gate_static() {
 	stage_end "checkpatch, static"
 }
 
+# The b4 check: "./build.sh mails" run on the gate's tree, then the mails
+# looked at (one per patch plus the cover, subjects in series order, the
+# cover letter's text and no b4 template left, base-commit, To:).
+gate_mails() {
+	local src=$TDIR/linux dst=$TDIR/mails key desc n
+	step "(h) b4 0.12 makes the mails (prep -e, cover letter, prep -c, prep -p, send -o)"
+	stage_begin
+	desc=$(cover_text_from_file)
+	n=$(series_patches | wc -l)
+	key=$CACHE/mails-ok-$( (git -C "$src" rev-parse HEAD^{tree} base; printf '%s\n' "$desc" "$TOOLKEY") | sha1sum | cut -c1-16)
+	if [ -f "$key" ]; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" PASS "cached: same tree, cover letter and tools"
+		say "  ok   mails (cached: same tree, cover letter and tools)"
+	elif [ -z "$desc" ]; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" FAIL "no cover letter (patches/0000-cover-letter.patch)"
+	elif ! make_mails "$src" "$dst" "$desc"; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" FAIL "b4 failed: $(tail -n 2 "$dst/b4.log" | tr '\n' ' ')"
+		say "FAIL mails: b4 failed (build/test/mails/b4.log):"
+		tail -n 15 "$dst/b4.log" 2>/dev/null | sed 's/^/    /'
+	elif results_py mails mails "$dst" "$(base_sha)" "$n"; then
+		touch "$key"
+		say "  ok   $(ls "$dst/eml" | wc -l) mails in build/test/mails/eml"
+	fi
+	stage_end "b4 mails"
+}
+
 gate_tip() {
 	local src=$TDIR/linux out=$TDIR/out logs=$TDIR/logs
 	step "(d) tip kernel build (config: tinyconfig + test/kernel.config)"
@@ -1198,6 +1289,7 @@ cmd_test() {
 	# build does not: the tip may still build and the tests still tell.
 	if [ $rc != 2 ]; then
 		gate_static
+		gate_mails
 		gate_tip || true
 		gate_modules
 		gate_ksft
@@ -1244,6 +1336,7 @@ status) cmd_status ;;
 kernel) cmd_kernel ;;
 check) cmd_check ;;
 demo) cmd_demo ;;
+mails) cmd_mails ;;
 test) cmd_test ;;
 help | -h | --help) usage ;;
 *) usage >&2; exit 2 ;;
