@@ -9,7 +9,10 @@
 #   linux/       contributor work tree: base + the series as commits
 #   test/linux/  the gate's own tree: fresh base + git am, one patch at a time
 #   test/out/    O= directory of the gate's kernel (shared by bisect and tip)
+#   test/out-w1/ O= directory of the W=1 C=1 checks (base and each patch)
+#   test/out-mod/ O= directory of the modular configuration (tip only)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
+#   test/mails/  the mails b4 produces for the series (gate check)
 #   ccache/      compiler cache (CCACHE_DIR)
 #   cache/       baselines and per-tree "already verified" stamps
 
@@ -30,6 +33,8 @@ TDIR=$B/test
 CACHE=$B/cache
 TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
+MOD_FRAGMENT=$TESTFILES/kernel-modules.config
+MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-2400}
@@ -48,9 +53,11 @@ BASE_DATE="2000-01-01T00:00:00Z"
 OVERLAYS="drivers/iommu/:drivers-iommu/ drivers/vfio/:drivers-vfio/ \
 include/uapi/linux/:include-linux/uapi/ include/linux/:include-linux/ \
 tools/testing/selftests/:tools-testing-selftests/ Documentation/:Documentation/"
+# python3-ply and python3-git: checkpatch's SPDX license check
+# (scripts/spdxcheck.py) needs them, and is silently skipped without them.
 APT_PACKAGES="linux-source-6.1 qemu-system-x86 sparse coccinelle b4 quilt flex \
-bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell python3-ply python3-git git \
-git-email gcc make perl python3 rsync xz-utils kmod"
+bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell git \
+git-email gcc make perl python3 python3-ply python3-git rsync xz-utils kmod"
 
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
@@ -78,9 +85,13 @@ usage: ./build.sh [command]
   check    build build/linux's kernel and run the QEMU tests on it (fast
            contributor loop; no static checks, no bisect)
   demo     boot the kernel built by "kernel" and run the demonstration
-  test     the gate: apply, checkpatch, bisect build with W=1 C=1, tip
-           build, kselftests + KUnit in QEMU, guest log check; last line
-           "N passed, N failed"
+  mails    the mails of the series with b4 0.12, offline, from build/linux:
+           build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
+           -o: the final mails, To/Cc from get_maintainer.pl; nothing sent)
+  test     the gate: apply, checkpatch, every patch builds (W=1, sparse),
+           tip kernel, modular build, kselftests + KUnit in QEMU, guest
+           log, b4 mails, all judged against test/expected-results; last
+           line "N passed, N failed, N skipped"
   help     this text
 
 Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400),
@@ -334,7 +345,7 @@ write_cover() {
 
 EDITME: describe the series (git branch --edit-description in build/linux)."
 	fi
-	subj=$(printf '%s\n' "$desc" | head -n1)
+	subj=$(printf '%s\n' "$desc" | sed -n '1,1p')
 	body=$(printf '%s\n' "$desc" | tail -n +3)
 	base=$(git -C "$src" rev-parse base)
 	{
@@ -364,7 +375,7 @@ cmd_export() {
 	export_to "$WORK" "$TOP"
 	say "exported $(git -C "$WORK" rev-list --count base..HEAD) patches to patches/ and series"
 	git -C "$TOP" status --short -- series patches MAINTAINERS.fragment \
-		drivers-iommu drivers-vfio include-linux tools-testing-selftests Documentation | head -n 40
+		drivers-iommu drivers-vfio include-linux tools-testing-selftests Documentation | sed -n '1,40p'
 }
 
 # Print what build/linux has that the repo lacks; empty output = in sync.
@@ -403,6 +414,66 @@ cmd_status() {
 	return 0
 }
 
+# The mails of the series with b4 0.12, offline.  In a sparse clone of $src
+# at its HEAD (b4 needs a work tree; get_maintainer.pl only MAINTAINERS and
+# the few top-level files and directories by which it recognises a kernel
+# tree):
+#  - "b4 prep -e base" with b4's default cover strategy ("commit": an empty
+#    cover commit after base).  Not "branch-description": with it, 0.12
+#    writes "base-commit: <base>~1";
+#  - the cover letter's text: the series' description (b4 would otherwise
+#    keep its EDITME template, and "send" refuses to run with it);
+#  - "prep -c": To/Cc from scripts/get_maintainer.pl;
+#  - "prep -p" (patches/) and "send -o" (eml/: the final mails).  In a
+#    kernel tree without sendemail.smtpserver, send would pick kernel.org's
+#    web endpoint, which refuses --no-sign even with -o: the SMTP path is
+#    selected for this command only (nothing is sent with -o).
+make_mails() {
+	local src=$1 dst=$2 desc=$3 tree log
+	tree=$dst/linux
+	log=$dst/b4.log
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	printf '%s\n' "$desc" >"$dst/cover.txt"
+	{
+		git clone -q --shared --no-checkout "$src" "$tree" &&
+		git -C "$tree" sparse-checkout set --no-cone /COPYING /CREDITS /Kbuild /Kconfig \
+			/MAINTAINERS /Makefile /README /.mailmap /.get_maintainer.ignore \
+			/scripts/get_maintainer.pl /Documentation/Makefile /arch/Kconfig \
+			/include/linux/kernel.h /drivers/Makefile /fs/Makefile /init/Makefile \
+			/ipc/Makefile /kernel/Makefile /lib/Makefile &&
+		git -C "$tree" checkout -q -B series "$(git -C "$src" rev-parse HEAD)" &&
+		git -C "$tree" tag -f base "$(git -C "$src" rev-parse base)" >/dev/null &&
+		git -C "$tree" config user.name "$(git -C "$src" config user.name || echo build.sh)" &&
+		git -C "$tree" config user.email "$(git -C "$src" config user.email || echo build.sh@localhost)" &&
+		git -C "$tree" config core.editor "cp $dst/cover.txt" &&
+		(
+			cd "$tree" &&
+			b4 --offline-mode prep -e base &&
+			b4 --offline-mode prep --edit-cover &&
+			b4 --offline-mode prep -c &&
+			b4 --offline-mode prep -p "$dst/patches" &&
+			GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=sendemail.smtpserver GIT_CONFIG_VALUE_0=localhost \
+				b4 --offline-mode send -o "$dst/eml" --no-sign
+		)
+	} >"$log" 2>&1
+}
+
+cmd_mails() {
+	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	local desc dst=$B/mails
+	desc=$(git -C "$WORK" config branch.series.description 2>/dev/null || true)
+	[ -n "$desc" ] || desc=$(cover_text_from_file)
+	[ -n "$desc" ] || die "no cover letter: git branch --edit-description in build/linux"
+	step "b4 0.12, offline: the mails of build/linux's base..HEAD"
+	make_mails "$WORK" "$dst" "$desc" || { tail -n 20 "$dst/b4.log"; die "b4 failed (log: build/mails/b4.log)"; }
+	$PY "$TESTFILES/results.py" mails "$dst" "$(git -C "$WORK" rev-parse base)" \
+		"$(git -C "$WORK" rev-list --count base..HEAD)" --records /dev/null ||
+		die "the mails are not right (build/mails/eml)"
+	say "build/mails/patches: b4 prep -p; build/mails/eml: the mails (b4 send -o), To/Cc from get_maintainer.pl"
+	say "to send them for real: cd build/mails/linux, configure git send-email (sendemail.*) and b4 send"
+}
+
 # ---------------------------------------------------------------------------
 # kernel build
 
@@ -413,24 +484,27 @@ kmake() {
 		KBUILD_BUILD_TIMESTAMP="2000-01-01" KBUILD_BUILD_USER=ci KBUILD_BUILD_HOST=ci "$@"
 }
 
-# (Re)generate $out/.config: tinyconfig + the fragment.  Only when the
-# fragment or any Kconfig file changed since the last time.
+# (Re)generate $out/.config: tinyconfig + a fragment (default: the test
+# kernel's).  Only when the fragment or any Kconfig file changed since the
+# last time.  Options that did not survive are listed in .config.missing:
+# only reported during the bisect (a commit may predate a symbol), required
+# at the tip (results.py config).
 kconfig() {
-	local src=$1 out=$2 key
-	key=$( (cat "$FRAGMENT"; git -C "$src" ls-files -s -- '*Kconfig*' 'arch/x86/configs/*' 'kernel/configs/*') | sha1sum | cut -c1-16)
+	local src=$1 out=$2 frag=${3:-$FRAGMENT} key
+	# the fragment's settings (not its comments) and every Kconfig file
+	key=$( (awk '/^CONFIG_/ || /^# CONFIG_[A-Za-z0-9_]+ is not set/' "$frag"
+		git -C "$src" ls-files -s -- '*Kconfig*' 'arch/x86/configs/*' 'kernel/configs/*') | sha1sum | cut -c1-16)
 	if [ -f "$out/.config" ] && [ "$(cat "$out/.config.key" 2>/dev/null)" = "$key" ]; then
 		return 0
 	fi
 	mkdir -p "$out"
 	kmake "$src" "$out" -s tinyconfig >/dev/null 2>&1
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$FRAGMENT" >"$out/.config.merge.log" 2>&1
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >"$out/.config.merge.log" 2>&1
 	kmake "$src" "$out" -s olddefconfig >/dev/null 2>&1
-	# Every =y the fragment asks for must have survived (a symbol the tree
-	# does not have yet is only reported).
 	local sym missing=()
 	while read -r sym; do
 		grep -qx "$sym" "$out/.config" || missing+=("$sym")
-	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT")
+	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag")
 	if [ ${#missing[@]} -gt 0 ]; then
 		printf 'kconfig: not set as requested (absent at this commit or unmet dependency): %s\n' "${missing[*]}" >"$out/.config.missing"
 	else
@@ -467,25 +541,39 @@ ksft_targets() {
 	printf '%s' "$out"
 }
 
+# Build the kselftests statically against the tree's uapi headers and
+# install them in $inst.  6.1's selftests Makefile fails only when every
+# target fails, so each target is built on its own first: the targets that
+# fail are named in the log ("KSFT-TARGET-FAILED t") and the status is
+# non-zero; the install then packs what did build, so that the other
+# programs still run (the manifest check names the missing ones).
 build_ksft() {
-	local src=$1 out=$2 inst=$3 log=$4 targets
+	local src=$1 out=$2 inst=$3 log=$4 targets t rc=0
 	targets=$(ksft_targets "$src")
 	rm -rf "$inst"
 	mkdir -p "$inst"
 	{
-		kmake "$src" "$out" headers
+		kmake "$src" "$out" headers || rc=1
+		for t in $targets; do
+			make -C "$src/tools/testing/selftests" O="$out" TARGETS="$t" \
+				CC=gcc USERLDFLAGS=-static USERCFLAGS=-Werror -j"$JOBS" all ||
+				{ echo "KSFT-TARGET-FAILED $t"; rc=1; }
+		done
 		if [ -n "$targets" ]; then
 			make -C "$src/tools/testing/selftests" O="$out" TARGETS="$targets" \
 				CC=gcc USERLDFLAGS=-static USERCFLAGS=-Werror \
-				KSFT_INSTALL_PATH="$inst" -j"$JOBS" install
+				KSFT_INSTALL_PATH="$inst" -j"$JOBS" install || rc=1
 		fi
 	} >"$log" 2>&1
 	# the demo program shares the edu helpers of the vfio selftest
 	if [ -f "$src/tools/testing/selftests/vfio/edu.h" ]; then
 		gcc -O2 -Wall -Werror -static -isystem "$out/usr/include" \
 			-I "$src/tools/testing/selftests/vfio" -o "$inst/edu-demo" \
-			"$TESTFILES/edu-demo.c" >>"$log" 2>&1
+			"$TESTFILES/edu-demo.c" >>"$log" 2>&1 || rc=1
 	fi
+	# what it was built from, so that the gate can reuse the demo's build
+	[ $rc != 0 ] || printf '%s %s\n' "$(git -C "$src" rev-parse HEAD^{tree})" "$(tool_key)" >"$inst/.built-from"
+	return $rc
 }
 
 # Build some selftest targets (-Werror) without installing them.
@@ -519,6 +607,10 @@ make_initramfs() {
 	rm -f "$root/bin/perl"
 	cp "$TESTFILES/init" "$root/init"
 	chmod 755 "$root/init"
+	# runner.sh applies the "settings" timeouts only with a /usr/bin/timeout
+	mkdir -p "$root/usr/bin"
+	gcc -O2 -Wall -Werror -static -o "$root/usr/bin/timeout" "$TESTFILES/timeout.c" ||
+		return 1
 	cp -a "$inst/." "$root/ksft/"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$img"
 }
@@ -538,8 +630,9 @@ run_qemu() {
 		-device pcie-pci-bridge,id=br0,bus=pcie.0,addr=0x5 \
 		-device edu,bus=br0,addr=0x1 -device edu,bus=br0,addr=0x2 \
 		-device e1000,bus=br0,addr=0x3 \
+		-device pvpanic -action panic=exit-failure \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic loglevel=7 harness=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode" \
 		-serial "file:$rdir/console.log" -serial "file:$rdir/results.log" \
 		>"$rdir/qemu.log" 2>&1
 	rc=$?
@@ -548,7 +641,9 @@ run_qemu() {
 	return 0
 }
 
-# Explain how QEMU ended; non-zero if it was not a clean power-off.
+# Explain how QEMU ended; non-zero if it was not a clean power-off.  The
+# guest's pvpanic device makes a kernel panic QEMU's exit status 1
+# (-action panic=exit-failure), so a panic fails even if the log is cut.
 qemu_verdict() {
 	local rdir=$1 rc
 	rc=$(cat "$rdir/qemu.rc")
@@ -556,6 +651,13 @@ qemu_verdict() {
 	0) return 0 ;;
 	124 | 137) say "QEMU CRASH: hard timeout (${QEMU_TIMEOUT}s) reached, guest killed" ;;
 	134) say "QEMU CRASH: QEMU aborted (exit 134) - the edu device aborts on an out-of-range DMA:" ;;
+	1)
+		if grep -q 'Kernel panic' "$rdir/console.log" 2>/dev/null; then
+			say "QEMU CRASH: the guest kernel panicked: $(grep -m1 -o 'Kernel panic.*' "$rdir/console.log" | tr -d '\r')"
+		else
+			say "QEMU CRASH: QEMU exited with status 1 (guest panic reported by pvpanic, or a QEMU error)"
+		fi
+		;;
 	*) say "QEMU CRASH: QEMU exited with status $rc" ;;
 	esac
 	grep -v '^qemu-system-x86_64: warning: nic' "$rdir/qemu.log" | tail -n 15 | sed 's/^/  qemu: /'
@@ -578,40 +680,198 @@ cmd_demo() {
 	say "(demo: $(elapsed "$t0"); guest console log: build/demo/console.log)"
 }
 
+# The contributor loop: build/linux's kernel in QEMU, judged against
+# test/expected-results like the gate's run (no static checks, no bisect).
 cmd_check() {
 	cmd_kernel
-	local rdir=$CHECKDIR
+	local rdir=$CHECKDIR rec t cfgs=()
 	mkdir -p "$rdir"
+	rec=$rdir/records.tsv
+	: >"$rec"
 	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
-	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"
+	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
+	for t in $(ksft_targets "$WORK"); do
+		[ -f "$WORK/tools/testing/selftests/$t/config" ] && cfgs+=("$WORK/tools/testing/selftests/$t/config")
+	done
+	$PY "$TESTFILES/results.py" config "$KOUT/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" --records "$rec" || true
+	$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
 	step "QEMU: kselftests + KUnit"
 	local t0; t0=$(now)
 	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
-	local ok=0
-	qemu_verdict "$rdir" || ok=1
-	$PY "$TESTFILES/results.py" "$rdir" || ok=1
+	local v
+	if v=$(qemu_verdict "$rdir"); then
+		printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
+	else
+		printf '%s\n' "$v"
+		printf 'FAIL\tcheck\tqemu: clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
+	fi
+	$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
 	say "(QEMU: $(elapsed "$t0"))"
-	return $ok
+	step "summary (test/expected-results)"
+	$PY "$TESTFILES/results.py" summary "$rec"
 }
 
 # ---------------------------------------------------------------------------
 # the gate
+#
+# Every stage appends "RESULT<TAB>CLASS<TAB>NAME<TAB>NOTE" lines to
+# $GATE_REC (gate checks; results.py adds the KUnit and kselftest cases as
+# class "test") and its duration to $GATE_TIMES.  "results.py summary"
+# judges them against test/expected-results and prints the last line.
+# A result taken from build/cache/ says "cached" in its note.
 
-declare -a R_NAME R_RES
-record() { R_NAME+=("$1"); R_RES+=("$2"); }
-gate_fail=0
+GATE_REC=$TDIR/records.tsv
+GATE_TIMES=$TDIR/times.tsv
+record() {
+	printf '%s\tcheck\t%s\t%s\n' "$2" "$1" "$(printf '%s' "${3:-}" | tr '\t\n' '  ')" >>"$GATE_REC"
+}
+stage_t0=0
+stage_begin() { stage_t0=$(now); }
+stage_end() { printf '%s\t%d\n' "$1" $(($(now) - stage_t0)) >>"$GATE_TIMES"; }
 
-# Warnings of "make W=1 C=2 <dirs>" as "file: message" keys (no line numbers).
-collect_warnings() {
-	local src=$1 out=$2 log=$3
+# results.py SUBCOMMAND ARGS...: its records join the gate's.  A crash of
+# results.py (no "#END" line) fails the gate instead of hiding its verdict.
+results_py() {
+	local what=$1 tmp rc=0
+	shift
+	tmp=$(mktemp)
+	$PY "$TESTFILES/results.py" "$@" --manifest "$MANIFEST" --records "$tmp" || rc=$?
+	if [ "$(tail -n1 "$tmp" 2>/dev/null)" != "#END" ]; then
+		record "$what: results.py $1" FAIL "results.py crashed (exit $rc): no verdict"
+		say "FAIL $what: results.py $1 crashed (exit $rc)"
+	fi
+	grep -v '^#END$' "$tmp" >>"$GATE_REC" || true
+	rm -f "$tmp"
+	[ $rc = 0 ]
+}
+
+# What a cached verdict depends on besides its own inputs: this script,
+# the compiler, sparse, checkpatch's helpers.
+tool_key() {
+	{
+		cat "$TOP/build.sh"
+		gcc --version
+		sparse --version 2>&1
+		codespell --version 2>&1
+		perl -e 'print "$^V\n"'
+		dpkg-query -W -f='${Package} ${Version}\n' python3-ply python3-git b4 2>/dev/null
+	} 2>&1 | sha1sum | cut -c1-16 || true
+}
+
+# The per-patch W=1 / sparse / kernel-doc check of the directories a patch
+# touches, in an output directory of its own (test/out-w1): the kernel
+# build in test/out never sees W=1 flags, so it no longer recompiles those
+# directories twice per patch.  C=1: gcc's W=1 warnings, sparse and
+# kernel-doc run on what make recompiles, i.e. every file whose source or
+# headers changed since it was last checked.  A file not recompiled has the
+# inputs it had when it was last checked, so its warnings are the ones
+# recorded then: each object's warning keys are kept in .warnings/ next to
+# its object (make's output is grouped per target, -Otarget), replaced when
+# it is rebuilt, and the union over the directories is what is compared with
+# the base.  An object whose record is missing or older than the object
+# (interrupted run) is rebuilt first.
+w1_check() {
+	local src=$1 out=$2 log=$3 stale
 	shift 3
 	[ $# -gt 0 ] || { : >"$log.keys"; return 0; }
-	kmake "$src" "$out" W=1 C=2 "$@" >"$log" 2>&1 || return 1
-	grep -E '^[^ :]+:[0-9]+(:[0-9]+)?: (warning|error): ' "$log" |
-		sed -E -e "s|^$src/||" -e "s|^$(realpath "$src")/||" \
-			-e 's/^([^:]+):[0-9]+(:[0-9]+)?: /\1: /' |
-		LC_ALL=C sort >"$log.keys" || true
+	kmake "$src" "$out" -Otarget W=1 C=1 "$@" >"$log" 2>&1 || return 1
+	stale=$($PY - record "$src" "$out" "$log" "$@" <<<"$W1_PY") || return 1
+	if [ -n "$stale" ]; then
+		# shellcheck disable=SC2086
+		(cd "$out" && rm -f $stale)
+		kmake "$src" "$out" -Otarget W=1 C=1 "$@" >>"$log" 2>&1 || return 1
+		stale=$($PY - record "$src" "$out" "$log" "$@" <<<"$W1_PY") || return 1
+		if [ -n "$stale" ]; then
+			echo "error: no warnings record for $stale after rebuilding it" >>"$log"
+			return 1
+		fi
+	fi
+	$PY - union "$src" "$out" "$log" "$@" <<<"$W1_PY" | LC_ALL=C sort >"$log.keys"
 }
+
+W1_PY=$(cat <<'EOF'
+import os, re, sys
+mode, src, out, log = sys.argv[1:5]
+dirs = [d.rstrip("/") + "/" for d in sys.argv[5:]]
+store = os.path.join(out, ".warnings")
+rsrc = os.path.realpath(src)
+WARN = re.compile(r"^([^ :]+):[0-9]+(?::[0-9]+)?: (warning|error): (.*)$")
+HDR = re.compile(r"^  ([A-Z][A-Z0-9_]*(?: \[M\])?)\s+(\S+)$")
+
+def key(line):
+    m = WARN.match(line)
+    if not m:
+        return None
+    f = m.group(1)
+    for p in (src + "/", rsrc + "/"):
+        if f.startswith(p):
+            f = f[len(p):]
+    return f"{f}: {m.group(2)}: {m.group(3)}"
+
+def rec_path(obj):
+    return os.path.join(store, obj + ".keys")
+
+if mode == "record":
+    cur, blocks = None, {}
+    for line in open(log, errors="replace"):
+        line = line.rstrip("\n")
+        m = HDR.match(line)
+        if m:
+            obj = m.group(2)
+            if m.group(1) == "CC" and obj.endswith(".o") and \
+                    any(obj.startswith(d) for d in dirs):
+                cur = obj
+                blocks[cur] = []
+            elif m.group(1) != "CHECK":
+                cur = None
+            continue
+        if cur is not None:
+            k = key(line)
+            if k:
+                blocks[cur].append(k)
+    for obj, keys in blocks.items():
+        path = os.path.join(out, obj)
+        if not os.path.exists(path):
+            continue
+        os.makedirs(os.path.dirname(rec_path(obj)), exist_ok=True)
+        with open(rec_path(obj), "w") as f:
+            f.write(f"{os.stat(path).st_mtime_ns}\n")
+            f.writelines(k + "\n" for k in sorted(keys))
+    # objects of the directories without an up-to-date record
+    stale = []
+    for d in dirs:
+        for root, _, files in os.walk(os.path.join(out, d)):
+            for n in files:
+                if not n.endswith(".o") or n.endswith(".mod.o"):
+                    continue
+                obj = os.path.relpath(os.path.join(root, n), out)
+                base = obj[:-2]
+                if not any(os.path.exists(os.path.join(src, base + e)) for e in (".c", ".S")):
+                    continue
+                try:
+                    first = open(rec_path(obj)).readline().strip()
+                except OSError:
+                    first = ""
+                if first != str(os.stat(os.path.join(out, obj)).st_mtime_ns):
+                    stale.append(obj)
+    print(" ".join(stale))
+else:
+    # a multiset: a second identical warning in a file is a new warning
+    keys = []
+    for d in dirs:
+        for root, _, files in os.walk(os.path.join(store, d)):
+            for n in files:
+                obj = os.path.relpath(os.path.join(root, n), store)[:-len(".keys")]
+                base = obj[:-2]
+                if not os.path.exists(os.path.join(out, obj)):
+                    continue
+                if not any(os.path.exists(os.path.join(src, base + e)) for e in (".c", ".S")):
+                    continue
+                keys.extend(l.rstrip("\n") for l in list(open(os.path.join(root, n)))[1:])
+    for k in sorted(keys):
+        print(k)
+EOF
+)
 
 # Directories to check with W=1 C=2 for a list of changed files: the kbuild
 # directory of each changed .c/.h (headers under include/ map to the
@@ -650,11 +910,45 @@ codespell_file() {
 	done
 }
 
+# First error lines of a build log, for a FAIL note.
+first_errors() {
+	grep -E '(error:|undefined reference|ERROR: modpost|fixdep: error)' "$1" |
+		grep -v '^make\(\[[0-9]*\]\)\?: \*\*\*' | sed -n "1,${2:-3}p" |
+		sed -E "s|$TDIR/linux/||g" | tr '\n' ' ' || true
+}
+
+# git am rewrites every file of the series, so a run with nothing new would
+# still recompile them all and relink the kernels.  After a tip build, the
+# series' files are listed with their blob and mtime.  In the next run,
+# before anything is built (test/out still holds that tip), the files that
+# have the same content again get that mtime back: make rebuilds only what
+# changed since.
+record_built_files() {
+	local src=$1 f
+	git -C "$src" diff --name-only base HEAD | while read -r f; do
+		[ -f "$src/$f" ] || continue
+		printf '%s %s %s\n' "$(git -C "$src" rev-parse "HEAD:$f")" "$(stat -c %Y "$src/$f")" "$f"
+	done >"$TDIR/built-files.tmp"
+	mv "$TDIR/built-files.tmp" "$TDIR/built-files"
+}
+
+restore_mtimes() {
+	local src=$1 blob t f n=0
+	[ -f "$TDIR/built-files" ] || return 0
+	while read -r blob t f; do
+		[ "$(git -C "$src" rev-parse -q --verify "HEAD:$f" 2>/dev/null)" = "$blob" ] || continue
+		touch -m -d "@$t" "$src/$f"
+		n=$((n + 1))
+	done <"$TDIR/built-files"
+	say "    $n files of the series unchanged since the last tip build keep its mtime"
+}
+
 gate_apply_and_bisect() {
-	local src=$TDIR/linux out=$TDIR/out logs=$TDIR/logs
+	local src=$TDIR/linux out=$TDIR/out wout=$TDIR/out-w1 logs=$TDIR/logs
 	mkdir -p "$logs" "$CACHE"
 	rm -f "$logs"/*
 	step "(a) series applies with git am on a fresh base"
+	stage_begin
 	if [ -d "$src/.git" ]; then
 		git -C "$src" am --abort >/dev/null 2>&1 || true
 		git -C "$src" checkout -q -f -B series base
@@ -665,90 +959,125 @@ gate_apply_and_bisect() {
 	local patches=() p
 	mapfile -t patches < <(series_patches)
 	for p in "${patches[@]}"; do
-		[ -f "$p" ] || { record "apply: $(basename "$p")" FAIL; say "FAIL: series names a missing patch $(basename "$p")"; return 2; }
+		[ -f "$p" ] || { record "apply: $(basename "$p")" FAIL "series names a missing patch"; say "FAIL: series names a missing patch $(basename "$p")"; return 2; }
 	done
-	# Directories the whole series touches, and their warnings at the base.
+	# Directories the whole series touches, and their warnings at the base
+	# (in a fresh output directory, so that the baseline is complete).
 	local all_files=() dirs=()
 	mapfile -t all_files < <(cat "${patches[@]}" /dev/null | sed -n 's|^diff --git a/\([^ ]*\) b/.*|\1|p' | sort -u)
 	mapfile -t dirs < <(check_dirs "$src" "${all_files[@]}")
-	local cfgkey bkey t0
-	t0=$(now)
+	local cfgkey bkey
 	kconfig "$src" "$out"
 	cfgkey=$(cat "$out/.config.key")
-	bkey=$(printf '%s %s %s' "$(base_sha)" "$cfgkey" "${dirs[*]}" | sha1sum | cut -c1-16)
+	bkey=$(printf '%s %s %s %s' "$(base_sha)" "$cfgkey" "${dirs[*]}" "$TOOLKEY" | sha1sum | cut -c1-16)
 	if [ ! -f "$CACHE/baseline-$bkey.keys" ]; then
-		say "    baseline warnings of W=1 C=2 at the base in: ${dirs[*]:-(none)}"
+		# from scratch: those directories and their records are removed
+		# from test/out-w1 first, so every file is compiled and checked
+		say "    baseline warnings of W=1 C=1 at the base in: ${dirs[*]:-(none)}"
 		local edirs=() d
 		for d in "${dirs[@]}"; do [ -d "$src/$d" ] && edirs+=("$d"); done
-		collect_warnings "$src" "$out" "$logs/baseline.log" "${edirs[@]}" || { tail -n 30 "$logs/baseline.log"; die "the base does not build"; }
+		kconfig "$src" "$wout"
+		for d in "${edirs[@]}"; do rm -rf "${wout:?}/$d" "${wout:?}/.warnings/$d"; done
+		w1_check "$src" "$wout" "$logs/baseline.log" "${edirs[@]}" || { tail -n 30 "$logs/baseline.log"; die "the base does not build"; }
 		cp "$logs/baseline.log.keys" "$CACHE/baseline-$bkey.keys"
 	fi
 	say "    base: $(wc -l <"$CACHE/baseline-$bkey.keys") pre-existing W=1/sparse warnings in the checked directories"
+	stage_end "apply, baseline"
 
-	step "(c) every patch builds on its own, no new W=1 / sparse warnings"
-	local i=0 name tree stamp files cdirs new ok=1
+	step "(c) every patch builds on its own, no new W=1 / sparse / kernel-doc warnings"
+	stage_begin
+	local i=0 name tree stamp files cdirs new ok=1 note built=0 prev_ok=0 kfiles
 	for p in "${patches[@]}"; do
 		i=$((i + 1))
 		name=$(basename "$p")
 		if ! git -C "$src" am -q --keep-cr "$p" >"$logs/am-$i.log" 2>&1; then
-			record "apply: $name" FAIL
+			record "apply: series applies with git am" FAIL "$name does not apply"
 			say "FAIL apply: $name does not apply:"
-			sed 's/^/    /' "$logs/am-$i.log" | head -n 20
+			sed 's/^/    /' "$logs/am-$i.log" | sed -n '1,20p'
 			return 2
 		fi
 		tree=$(git -C "$src" rev-parse HEAD^{tree})
-		stamp=$CACHE/bisect-ok-$(printf '%s %s' "$tree" "$cfgkey" | sha1sum | cut -c1-16)
+		stamp=$CACHE/bisect-ok-$(printf '%s %s %s' "$tree" "$cfgkey" "$TOOLKEY" | sha1sum | cut -c1-16)
 		if [ -f "$stamp" ]; then
-			record "bisect: $name" PASS
-			say "  ok   $name (verified before: same tree and config)"
+			record "bisect: $name" PASS "cached: same tree, config and tools"
+			say "  ok   $name (cached: verified before with the same tree, config and tools)"
+			prev_ok=1
 			continue
 		fi
-		local t1; t1=$(now)
-		kconfig "$src" "$out"
-		if ! kmake "$src" "$out" bzImage >"$logs/build-$i.log" 2>&1; then
-			record "bisect: $name" FAIL
-			say "FAIL bisect: $name does not build:"
-			grep -E 'error|Error' "$logs/build-$i.log" | head -n 20 | sed 's/^/    /'
-			ok=0
-			continue
-		fi
+		local t1 kernel=built
+		t1=$(now)
 		mapfile -t files < <(git -C "$src" diff --name-only HEAD~1 HEAD)
+		# Files the kernel build never reads: a patch that changes only
+		# those builds the kernel its parent built, verified just before
+		kfiles=$(printf '%s\n' "${files[@]}" |
+			awk '/Kconfig/ || !/^(Documentation\/|tools\/testing\/selftests\/|MAINTAINERS$)/')
+		if [ $prev_ok = 1 ] && [ -z "$kfiles" ]; then
+			kernel="same kernel as its parent"
+		else
+			if [ $built = 0 ]; then
+				# test/out still holds the last tip build: files
+				# with the content they had then get their mtime back
+				restore_mtimes "$src"
+				rm -f "$TDIR/built-files"
+				built=1
+			fi
+			kconfig "$src" "$out"
+			if ! kmake "$src" "$out" bzImage >"$logs/build-$i.log" 2>&1; then
+				note=$(first_errors "$logs/build-$i.log")
+				record "bisect: $name" FAIL "does not build: $note"
+				say "FAIL bisect: $name does not build:"
+				grep -E 'error|Error' "$logs/build-$i.log" | sed -n '1,20p' | sed 's/^/    /'
+				ok=0
+				prev_ok=0
+				continue
+			fi
+		fi
+		prev_ok=0
 		mapfile -t cdirs < <(check_dirs "$src" "${files[@]}")
 		local kt
 		kt=$(printf '%s\n' "${files[@]}" | sed -n 's|^tools/testing/selftests/\([^/]*\)/.*|\1|p' | sort -u | paste -sd' ' -)
 		if [ -n "$kt" ] && ! build_ksft_targets "$src" "$out" "$kt" "$logs/ksft-$i.log"; then
-			record "bisect: $name" FAIL
+			note=$(grep -E 'error|warning' "$logs/ksft-$i.log" | sed -n '1,2p' | tr '\n' ' ' || true)
+			record "bisect: $name" FAIL "selftests ($kt) do not build with -Werror: $note"
 			say "FAIL bisect: $name: selftests ($kt) do not build with -Werror:"
-			grep -E 'error|warning' "$logs/ksft-$i.log" | head -n 20 | sed 's/^/    /'
+			grep -E 'error|warning' "$logs/ksft-$i.log" | sed -n '1,20p' | sed 's/^/    /'
 			ok=0
 			continue
 		fi
-		if ! collect_warnings "$src" "$out" "$logs/w1-$i.log" "${cdirs[@]}"; then
-			record "bisect: $name" FAIL
-			say "FAIL bisect: $name: W=1 C=2 build of ${cdirs[*]} failed:"
-			grep -E 'error' "$logs/w1-$i.log" | head -n 20 | sed 's/^/    /'
+		if [ ${#cdirs[@]} -gt 0 ]; then
+			kconfig "$src" "$wout"
+		fi
+		if ! w1_check "$src" "$wout" "$logs/w1-$i.log" "${cdirs[@]}"; then
+			note=$(first_errors "$logs/w1-$i.log")
+			record "bisect: $name" FAIL "W=1 C=1 build of ${cdirs[*]} failed: $note"
+			say "FAIL bisect: $name: W=1 C=1 build of ${cdirs[*]} failed:"
+			grep -E 'error' "$logs/w1-$i.log" | sed -n '1,20p' | sed 's/^/    /'
 			ok=0
 			continue
 		fi
 		new=$(LC_ALL=C comm -13 "$CACHE/baseline-$bkey.keys" "$logs/w1-$i.log.keys")
 		if [ -n "$new" ]; then
-			record "bisect: $name" FAIL
+			record "bisect: $name" FAIL "adds W=1/sparse/kernel-doc warnings: $(printf '%s\n' "$new" | sed -n '1,3p' | tr '\n' ' ')"
 			say "FAIL bisect: $name adds W=1/sparse/kernel-doc warnings:"
-			grep -F -f <(printf '%s\n' "$new" | sed 's/^[^:]*: //') "$logs/w1-$i.log" | sort -u | head -n 30 | sed 's/^/    /'
+			printf '%s\n' "$new" | sed -n '1,30p' | sed 's/^/    /'
 			ok=0
 			continue
 		fi
 		touch "$stamp"
+		prev_ok=1
 		record "bisect: $name" PASS
-		say "  ok   $name ($(elapsed "$t1"); W=1 C=2: ${cdirs[*]:-no kernel dirs}${kt:+; selftests: $kt})"
+		say "  ok   $name ($(elapsed "$t1"); kernel: $kernel; W=1 C=1: ${cdirs[*]:-no kernel dirs}${kt:+; selftests: $kt})"
 	done
-	say "    bisect: $(elapsed "$t0")"
+	record "apply: series applies with git am" PASS "${#patches[@]} patches"
+	[ $built = 1 ] || restore_mtimes "$src"
+	stage_end "bisect"
 	[ $ok = 1 ]
 }
 
 gate_static() {
-	local src=$TDIR/linux logs=$TDIR/logs
+	local src=$TDIR/linux
 	step "(a) overlays and MAINTAINERS.fragment equal what export writes"
+	stage_begin
 	local tmp r
 	tmp=$(mktemp -d)
 	export_to "$src" "$tmp"
@@ -757,13 +1086,13 @@ gate_static() {
 	local d
 	for d in drivers-iommu drivers-vfio include-linux tools-testing-selftests Documentation; do
 		if [ -d "$tmp/$d" ] || [ -d "$TOP/$d" ]; then
-			r+=$(diff -r "$tmp/$d" "$TOP/$d" 2>&1 | head -n 20 || true)
+			r+=$(diff -r "$tmp/$d" "$TOP/$d" 2>&1 | sed -n '1,20p' || true)
 		fi
 	done
-	r+=$(diff "$tmp/MAINTAINERS.fragment" "$TOP/MAINTAINERS.fragment" 2>&1 | head -n 20 || true)
+	r+=$(diff "$tmp/MAINTAINERS.fragment" "$TOP/MAINTAINERS.fragment" 2>&1 | sed -n '1,20p' || true)
 	rm -rf "$tmp"
 	if [ -n "$r" ]; then
-		record "static: overlays and MAINTAINERS.fragment match the series" FAIL
+		record "static: overlays and MAINTAINERS.fragment match the series" FAIL "they differ from the series: run ./build.sh export"
 		say "FAIL: overlay folders / MAINTAINERS.fragment differ from the series (run ./build.sh export):"
 		printf '%s\n' "$r" | sed 's/^/    /'
 	else
@@ -772,77 +1101,177 @@ gate_static() {
 	fi
 
 	step "(b) checkpatch.pl --strict on every patch"
-	local ign cs p name out
+	local ign cs p name out rc err key
 	ign=$(checkpatch_ignore)
 	cs=$(codespell_file)
-	local key
 	for p in $(series_patches); do
 		name=$(basename "$p")
-		# a patch that passed before with the same checker and ignore list
-		key=$CACHE/checkpatch-ok-$( (cat "$p" "$CP_IGNORE" "$src/scripts/checkpatch.pl") | sha1sum | cut -c1-16)
+		key=$CACHE/checkpatch-ok-$( (cat "$p" "$CP_IGNORE" "$src/scripts/checkpatch.pl" \
+			"$src/scripts/spelling.txt" "$src/scripts/spdxcheck.py"; echo "$TOOLKEY") |
+			sha1sum | cut -c1-16)
 		if [ -f "$key" ]; then
-			record "checkpatch: $name" PASS
-			say "  ok   $name (checked before: same patch)"
+			record "checkpatch: $name" PASS "cached: same patch, checker, ignore list and tools"
+			say "  ok   $name (cached: same patch, checker, ignore list and tools)"
 			continue
 		fi
-		out=$(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --show-types --no-summary \
-			${cs:+--codespell --codespellfile "$cs"} ${ign:+--ignore "$ign"} "$p" 2>&1) || true
-		if printf '%s' "$out" | grep -qE '^(ERROR|WARNING|CHECK):|^Traceback'; then
-			record "checkpatch: $name" FAIL
+		# /usr/bin first: scripts/spdxcheck.py needs the python3 that has
+		# python3-ply and python3-git (not a python3 of a virtualenv)
+		rc=0
+		out=$(cd "$src" && PATH=/usr/bin:/bin:$PATH perl scripts/checkpatch.pl --strict --show-types --no-summary \
+			${cs:+--codespell --codespellfile "$cs"} ${ign:+--ignore "$ign"} "$p" 2>"$TDIR/checkpatch.err") || rc=$?
+		err=$(grep -v '^perl: warning:\|^[[:space:]]*LC_\|^[[:space:]]*LANG\|are supported and installed on your system' "$TDIR/checkpatch.err" || true)
+		if grep -qE '^(ERROR|WARNING|CHECK):' <<<"$out"; then
+			record "checkpatch: $name" FAIL "$(printf '%s' "$out" | grep -oE '^(ERROR|WARNING|CHECK):[A-Z_]+' | sort | uniq -c | tr '\n' ' ')"
 			say "FAIL checkpatch: $name"
-			printf '%s\n' "$out" | sed 's/^/    /' | head -n 40
+			printf '%s\n' "$out" | sed 's/^/    /' | sed -n '1,40p'
+		elif [ "$rc" != 0 ] || [ -n "$err" ]; then
+			# no report, but checkpatch or one of its helpers failed
+			record "checkpatch: $name" FAIL "checkpatch.pl itself failed (exit $rc): $(printf '%s' "$err" | tail -n 2 | tr '\n' ' ')"
+			say "FAIL checkpatch: $name: checkpatch.pl itself failed (exit $rc):"
+			printf '%s\n' "$err" | tail -n 15 | sed 's/^/    /'
 		else
 			touch "$key"
 			record "checkpatch: $name" PASS
 			say "  ok   $name"
 		fi
 	done
+	stage_end "checkpatch, static"
 }
 
-gate_qemu() {
-	local src=$TDIR/linux out=$TDIR/out rdir=$TDIR/run logs=$TDIR/logs
+# The b4 check: "./build.sh mails" run on the gate's tree, then the mails
+# looked at (one per patch plus the cover, subjects in series order, the
+# cover letter's text and no b4 template left, base-commit, To:).
+gate_mails() {
+	local src=$TDIR/linux dst=$TDIR/mails key desc n
+	step "(h) b4 0.12 makes the mails (prep -e, cover letter, prep -c, prep -p, send -o)"
+	stage_begin
+	desc=$(cover_text_from_file)
+	n=$(series_patches | wc -l)
+	key=$CACHE/mails-ok-$( (git -C "$src" rev-parse HEAD^{tree} base; printf '%s\n' "$desc" "$TOOLKEY") | sha1sum | cut -c1-16)
+	if [ -f "$key" ]; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" PASS "cached: same tree, cover letter and tools"
+		say "  ok   mails (cached: same tree, cover letter and tools)"
+	elif [ -z "$desc" ]; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" FAIL "no cover letter (patches/0000-cover-letter.patch)"
+	elif ! make_mails "$src" "$dst" "$desc"; then
+		record "mails: b4 prep -p and send -o write the series' $((n + 1)) mails" FAIL "b4 failed: $(tail -n 2 "$dst/b4.log" | tr '\n' ' ')"
+		say "FAIL mails: b4 failed (build/test/mails/b4.log):"
+		tail -n 15 "$dst/b4.log" 2>/dev/null | sed 's/^/    /'
+	elif results_py mails mails "$dst" "$(base_sha)" "$n"; then
+		touch "$key"
+		say "  ok   $(ls "$dst/eml" | wc -l) mails in build/test/mails/eml"
+	fi
+	stage_end "b4 mails"
+}
+
+gate_tip() {
+	local src=$TDIR/linux out=$TDIR/out logs=$TDIR/logs
 	step "(d) tip kernel build (config: tinyconfig + test/kernel.config)"
-	local t0; t0=$(now)
+	stage_begin
 	if ! build_kernel "$src" "$out" "$logs/tip.log"; then
-		record "build: tip kernel" FAIL
-		grep -E 'error' "$logs/tip.log" | head -n 20
+		record "build: tip kernel" FAIL "does not build: $(first_errors "$logs/tip.log")"
+		grep -E 'error' "$logs/tip.log" | sed -n '1,20p'
+		stage_end "tip kernel"
 		return 1
 	fi
 	record "build: tip kernel" PASS
-	[ -f "$out/.config.missing" ] && sed 's/^/    /' "$out/.config.missing"
-	say "  ok   bzImage ($(elapsed "$t0"))"
+	record_built_files "$src"
+	say "  ok   bzImage"
+	# every option asked for, and every option the selftests ask for
+	local t cfgs=()
+	for t in $(ksft_targets "$src"); do
+		[ -f "$src/tools/testing/selftests/$t/config" ] && cfgs+=("$src/tools/testing/selftests/$t/config")
+	done
+	results_py config config "$out/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" || true
+	stage_end "tip kernel"
+}
 
+# The modular configuration, compile-only: vmlinux and modules at the tip.
+gate_modules() {
+	local src=$TDIR/linux out=$TDIR/out-mod log=$TDIR/logs/modules.log
+	local name="build: modular configuration (test/kernel-modules.config): vmlinux and modules"
+	step "(d') modular configuration at the tip: tinyconfig + test/kernel-modules.config, vmlinux + modules"
+	stage_begin
+	kconfig "$src" "$out" "$MOD_FRAGMENT"
+	results_py config config "$out/.config" "modular kernel" "$MOD_FRAGMENT" || true
+	if kmake "$src" "$out" vmlinux modules >"$log" 2>&1; then
+		record "$name" PASS
+		say "  ok   vmlinux and $(find "$out" -name '*.ko' | wc -l) modules"
+	else
+		local what und mp
+		und=$(grep -oE "undefined reference to \`[^']+'" "$log" | sed -E "s/.*\`([^']+)'/\1/" | sort -u | sed -n '1,8p' | paste -sd' ' - || true)
+		mp=$(grep -oE 'ERROR: modpost: "[^"]+" \[[^]]+\] undefined' "$log" | sed -E 's/ERROR: modpost: "([^"]+)" \[([^]]+)\].*/\1 (\2)/' | sort -u | sed -n '1,8p' | paste -sd',' - || true)
+		if [ -n "$und" ]; then
+			what="vmlinux does not link: undefined reference to $und (in $(grep -oE '[^ :]+\.o: in function' "$log" | sed 's/: in function//' | sort -u | sed "s|$TDIR/linux/||" | paste -sd' ' - || true))"
+		elif [ -n "$mp" ]; then
+			what="modpost: undefined symbols: $mp"
+		else
+			what="does not build: $(first_errors "$log")"
+		fi
+		record "$name" FAIL "$what"
+		say "FAIL $name: $what"
+		grep -E 'error|undefined|ERROR' "$log" | sed -n '1,20p' | sed 's/^/    /'
+	fi
+	stage_end "modular config"
+}
+
+gate_ksft() {
+	local src=$TDIR/linux out=$TDIR/out rdir=$TDIR/run logs=$TDIR/logs
 	step "(e) kselftests (static, tree uapi headers) + initramfs"
-	t0=$(now)
+	stage_begin
 	rm -rf "$rdir"
 	mkdir -p "$rdir"
-	if ! build_ksft "$src" "$out" "$rdir/ksft" "$logs/ksft.log"; then
-		record "build: kselftests" FAIL
-		grep -E 'error|warning' "$logs/ksft.log" | head -n 20
-		return 1
-	fi
-	record "build: kselftests" PASS
-	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"
-	say "  ok   targets: $(ksft_targets "$src") ($(elapsed "$t0"))"
-
-	step "(f) QEMU 7.2 TCG: q35 + intel-iommu, edu, edu+edu+e1000 behind a pcie-pci-bridge, e1000e"
-	t0=$(now)
-	run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
-	say "    QEMU ran $(elapsed "$t0") (logs: build/test/run/console.log, results.log)"
-	if qemu_verdict "$rdir"; then
-		record "qemu: clean power-off" PASS
+	local demo=$B/demo/ksft
+	if [ "$(cat "$demo/.built-from" 2>/dev/null)" = "$(git -C "$src" rev-parse HEAD^{tree}) $TOOLKEY" ]; then
+		# "./build.sh" built them from the same tree with the same tools
+		cp -a "$demo" "$rdir/ksft"
+		record "build: kselftests (static, -Werror, every target)" PASS "cached: reused build/demo/ksft, same tree and tools"
+		say "  ok   kselftests reused from build/demo/ksft (same tree and tools)"
+	elif ! build_ksft "$src" "$out" "$rdir/ksft" "$logs/ksft.log"; then
+		local failed
+		failed=$(sed -n 's/^KSFT-TARGET-FAILED //p' "$logs/ksft.log" | paste -sd' ' -)
+		record "build: kselftests (static, -Werror, every target)" FAIL \
+			"${failed:+target(s) $failed: }$(grep -E '(error|warning):|cannot find|undefined reference' "$logs/ksft.log" | grep -v '^make' | sort -u | sed -n '1,3p' | tr '\n' ' ')"
+		say "FAIL build: kselftests${failed:+: target(s) $failed do not build}:"
+		grep -E '(error|warning):|cannot find|undefined reference|Error [0-9]' "$logs/ksft.log" | sed -n '1,20p' | sed 's/^/    /'
 	else
-		record "qemu: clean power-off" FAIL
+		record "build: kselftests (static, -Werror, every target)" PASS
+	fi
+	# every program the manifest expects, installed, static, listed
+	results_py initramfs install "$rdir/ksft" || true
+	if make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio"; then
+		say "  ok   targets: $(ksft_targets "$src")"
+	else
+		record "initramfs: packed" FAIL "make_initramfs failed"
+	fi
+	stage_end "kselftests"
+}
+
+gate_qemu() {
+	local out=$TDIR/out rdir=$TDIR/run
+	step "(f) QEMU 7.2 TCG: q35 + intel-iommu, edu, edu+edu+e1000 behind a pcie-pci-bridge, e1000e"
+	stage_begin
+	local v
+	if [ ! -f "$rdir/initramfs.cpio" ] || [ ! -f "$out/arch/x86/boot/bzImage" ]; then
+		record "qemu: clean power-off" FAIL "not run: no kernel or no initramfs"
+	else
+		run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
+		say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/console.log, results.log)"
+		if v=$(qemu_verdict "$rdir"); then
+			record "qemu: clean power-off" PASS
+		else
+			record "qemu: clean power-off" FAIL "$(printf '%s' "$v" | sed -n '1,1p')"
+			printf '%s\n' "$v"
+		fi
 	fi
 
-	step "(g) results"
-	$PY "$TESTFILES/results.py" "$rdir" --records "$rdir/records.txt" || true
-	if grep -q '^BENCH ' "$rdir/results.log"; then
+	step "(g) results (judged against test/expected-results)"
+	results_py "guest log" qemu "$rdir" --run test || true
+	if grep -qs '^BENCH ' "$rdir/results.log"; then
 		say "  benchmark (not a test):"
 		sed -n 's/^BENCH /    /p' "$rdir/results.log"
 	fi
-	local n r
-	while IFS=$'\t' read -r r n; do record "$n" "$r"; done <"$rdir/records.txt"
+	stage_end "QEMU"
 }
 
 cmd_test() {
@@ -850,34 +1279,41 @@ cmd_test() {
 	cmd_setup
 	cmd_base
 	[ -f "$TOP/series" ] || die "no series file"
-	mkdir -p "$TDIR"
-	local stage_ok=1 rc=0
+	mkdir -p "$TDIR" "$CACHE"
+	: >"$GATE_REC"
+	: >"$GATE_TIMES"
+	TOOLKEY=$(tool_key)
+	local rc=0
 	gate_apply_and_bisect || rc=$?
-	[ $rc = 0 ] || stage_ok=0
 	# A patch that does not apply stops the gate; a patch that does not
 	# build does not: the tip may still build and the tests still tell.
 	if [ $rc != 2 ]; then
 		gate_static
+		gate_mails
+		gate_tip || true
+		gate_modules
+		gate_ksft
 		gate_qemu || true
 	fi
+	printf 'total\t%d\n' $(($(now) - T0)) >>"$GATE_TIMES"
 	step "summary ($(elapsed "$T0"))"
-	local i pass=0 fail=0 skip=0 suite
-	declare -A SP SF SS
-	for i in "${!R_NAME[@]}"; do
-		suite=${R_NAME[$i]%%:*}
-		case ${R_RES[$i]} in
-		PASS) pass=$((pass + 1)); SP[$suite]=$((${SP[$suite]:-0} + 1)) ;;
-		SKIP) skip=$((skip + 1)); SS[$suite]=$((${SS[$suite]:-0} + 1)) ;;
-		*) fail=$((fail + 1)); SF[$suite]=$((${SF[$suite]:-0} + 1)); say "  FAILED: ${R_NAME[$i]}" ;;
-		esac
-	done
-	while IFS= read -r suite; do
-		printf '  %-44s %4d passed, %d failed, %d skipped\n' "$suite" \
-			"${SP[$suite]:-0}" "${SF[$suite]:-0}" "${SS[$suite]:-0}"
-	done < <(printf '%s\n' "${R_NAME[@]%%:*}" | awk '!seen[$0]++')
-	[ $stage_ok = 1 ] || [ $fail -gt 0 ] || fail=1
-	say "$pass passed, $fail failed, $skip skipped"
-	[ $fail = 0 ]
+	local src
+	src=$(
+		$PY "$TESTFILES/results.py" summary "$GATE_REC" --manifest "$MANIFEST" \
+			--patches "$(series_patches | wc -l)" --times "$GATE_TIMES"
+	) && rc=0 || rc=$?
+	[ -z "$src" ] || printf '%s\n' "$src"
+	if [ $rc -gt 1 ] || [ -z "$src" ]; then
+		# the summary itself crashed: count by hand and fail
+		say "FAIL summary: results.py summary crashed (exit $rc)"
+		local p f s
+		p=$(grep -c '^PASS' "$GATE_REC" || true)
+		f=$(grep -c '^FAIL' "$GATE_REC" || true)
+		s=$(grep -c '^SKIP' "$GATE_REC" || true)
+		say "$p passed, $((f + 1)) failed, $s skipped"
+		return 1
+	fi
+	[ $rc = 0 ]
 }
 
 cmd_all() {
@@ -900,6 +1336,7 @@ status) cmd_status ;;
 kernel) cmd_kernel ;;
 check) cmd_check ;;
 demo) cmd_demo ;;
+mails) cmd_mails ;;
 test) cmd_test ;;
 help | -h | --help) usage ;;
 *) usage >&2; exit 2 ;;
