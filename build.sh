@@ -1247,26 +1247,60 @@ gate_ksft() {
 	stage_end "kselftests"
 }
 
+# qemu_key KERNEL ROOT: what a QEMU run of the gate depends on: the kernel
+# image, the content of the initramfs tree (not the cpio, whose mtimes
+# change), build.sh (QEMU's command line), the tools and QEMU itself.
+qemu_key() {
+	{
+		sha1sum <"$1"
+		(cd "$2" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha1sum)
+		(cd "$2" && find . -type l -printf '%p -> %l\n' | LC_ALL=C sort)
+		printf '%s\n' "$TOOLKEY" "$QEMU_TIMEOUT"
+		qemu-system-x86_64 --version
+	} 2>&1 | sha1sum | cut -c1-16
+}
+
 gate_qemu() {
 	local out=$TDIR/out rdir=$TDIR/run
 	step "(f) QEMU 7.2 TCG: q35 + intel-iommu, edu, edu+edu+e1000 behind a pcie-pci-bridge, e1000e"
 	stage_begin
-	local v
+	local v qkey="" qcache="" nfail
 	if [ ! -f "$rdir/initramfs.cpio" ] || [ ! -f "$out/arch/x86/boot/bzImage" ]; then
 		record "qemu: clean power-off" FAIL "not run: no kernel or no initramfs"
 	else
-		run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
-		say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/console.log, results.log)"
-		if v=$(qemu_verdict "$rdir"); then
-			record "qemu: clean power-off" PASS
+		qkey=$(qemu_key "$out/arch/x86/boot/bzImage" "$rdir/ksft")
+		qcache=$CACHE/qemu-$qkey
+		if [ -z "${GATE_RERUN:-}" ] && [ -f "$qcache/console.log" ] &&
+		   [ -f "$qcache/results.log" ]; then
+			# A run that passed with exactly these inputs: its logs
+			# are judged again below, against today's manifest.
+			cp "$qcache/console.log" "$qcache/results.log" "$rdir/"
+			say "  cached: QEMU not booted: same kernel, initramfs, build.sh and QEMU as the passing run of $(cat "$qcache/date" 2>/dev/null); its logs are judged again (GATE_RERUN=1 boots anyway)"
+			record "qemu: clean power-off" PASS "cached: run of $(cat "$qcache/date" 2>/dev/null)"
 		else
-			record "qemu: clean power-off" FAIL "$(printf '%s' "$v" | sed -n '1,1p')"
-			printf '%s\n' "$v"
+			qcache=""
+			run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
+			say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/console.log, results.log)"
+			if v=$(qemu_verdict "$rdir"); then
+				record "qemu: clean power-off" PASS
+			else
+				record "qemu: clean power-off" FAIL "$(printf '%s' "$v" | sed -n '1,1p')"
+				printf '%s\n' "$v"
+				qkey=""
+			fi
 		fi
 	fi
 
 	step "(g) results (judged against test/expected-results)"
+	nfail=$(grep -c '^FAIL' "$GATE_REC" || true)
 	results_py "guest log" qemu "$rdir" --run test || true
+	# keep the logs of a run that passed, for a later gate on the same inputs
+	if [ -n "$qkey" ] && [ -z "$qcache" ] &&
+	   [ "$(grep -c '^FAIL' "$GATE_REC" || true)" = "$nfail" ]; then
+		mkdir -p "$CACHE/qemu-$qkey"
+		cp "$rdir/console.log" "$rdir/results.log" "$CACHE/qemu-$qkey/"
+		date -u '+%Y-%m-%d %H:%M UTC' >"$CACHE/qemu-$qkey/date"
+	fi
 	if grep -qs '^BENCH ' "$rdir/results.log"; then
 		say "  benchmark (not a test):"
 		sed -n 's/^BENCH /    /p' "$rdir/results.log"

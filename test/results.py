@@ -762,7 +762,7 @@ def cmd_summary(args, manifest, rec):
             groups[g] = {"PASS": 0, "FAIL": 0, "SKIP": 0, "cached": 0, "cls": c}
             order.append(g)
         groups[g][r] = groups[g].get(r, 0) + 1
-        if "cached" in note.split():
+        if note.startswith("cached"):
             groups[g]["cached"] += 1
     for cls in ("test", "check"):
         for g in order:
