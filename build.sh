@@ -11,7 +11,9 @@
 #   test/out/    O= directory of the gate's kernel (shared by bisect and tip)
 #   test/out-w1/ O= directory of the W=1 C=1 checks (base and each patch)
 #   test/out-mod/ O= directory of the modular configuration (tip only)
+#   test/out-noc/ O= directory of the second test kernel (VFIO_CONTAINER=n)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
+#                (run/nocontainer/: the second kernel's boot)
 #   test/mails/  the mails b4 produces for the series (gate check)
 #   ccache/      compiler cache (CCACHE_DIR)
 #   cache/       baselines and per-tree "already verified" stamps
@@ -34,6 +36,7 @@ CACHE=$B/cache
 TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
 MOD_FRAGMENT=$TESTFILES/kernel-modules.config
+NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
@@ -83,7 +86,9 @@ usage: ./build.sh [command]
   status   say whether build/linux holds work the repo lacks
   kernel   build the test kernel from build/linux (incremental)
   check    build build/linux's kernel and run the QEMU tests on it (fast
-           contributor loop; no static checks, no bisect)
+           contributor loop; no static checks, no bisect), then the second
+           kernel (VFIO_CONTAINER=n, in KOUT-nocontainer) and its boot
+           (CHECK_NOCONTAINER=0 leaves the second kernel out)
   demo     boot the kernel built by "kernel" and run the demonstration
   mails    the mails of the series with b4 0.12, offline, from build/linux:
            build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
@@ -514,9 +519,31 @@ kconfig() {
 }
 
 build_kernel() {
-	local src=$1 out=$2 log=$3
-	kconfig "$src" "$out"
+	local src=$1 out=$2 log=$3 frag=${4:-$FRAGMENT}
+	kconfig "$src" "$out" "$frag"
 	kmake "$src" "$out" bzImage >"$log" 2>&1
+}
+
+# The second test kernel (VFIO_CONTAINER=n, IOMMUFD_VFIO_CONTAINER=y): its
+# fragment is test/kernel.config without the options that
+# test/kernel-nocontainer.config sets, then that file, written to
+# $out/nocontainer.config.  Same sources as the first kernel and ccache:
+# only what the two options change is compiled again.
+noc_fragment() {
+	local out=$1 syms
+	mkdir -p "$out"
+	syms=$(sed -nE 's/^(# )?(CONFIG_[A-Za-z0-9_]+)[= ].*/\2/p' "$NOC_FRAGMENT" | paste -sd'|' -)
+	{
+		grep -vE "^(# )?($syms)[= ]" "$FRAGMENT"
+		cat "$NOC_FRAGMENT"
+	} >"$out/nocontainer.config.new"
+	# same content, same file: kconfig's key does not change
+	if cmp -s "$out/nocontainer.config.new" "$out/nocontainer.config"; then
+		rm -f "$out/nocontainer.config.new"
+	else
+		mv "$out/nocontainer.config.new" "$out/nocontainer.config"
+	fi
+	printf '%s' "$out/nocontainer.config"
 }
 
 cmd_kernel() {
@@ -619,7 +646,7 @@ make_initramfs() {
 # kernel driver (00:04.0); a pcie-pci-bridge (00:05.0) with two edu and an
 # e1000 behind it: one multi-device IOMMU group with a kernel-bound member.
 run_qemu() {
-	local kernel=$1 initrd=$2 rdir=$3 mode=$4 rc
+	local kernel=$1 initrd=$2 rdir=$3 mode=$4 extra=${5:-} rc
 	rm -f "$rdir/console.log" "$rdir/results.log"
 	set +e
 	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
@@ -632,7 +659,7 @@ run_qemu() {
 		-device e1000,bus=br0,addr=0x3 \
 		-device pvpanic -action panic=exit-failure \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode${extra:+ $extra}" \
 		-serial "file:$rdir/console.log" -serial "file:$rdir/results.log" \
 		>"$rdir/qemu.log" 2>&1
 	rc=$?
@@ -697,7 +724,7 @@ cmd_check() {
 	$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
 	step "QEMU: kselftests + KUnit"
 	local t0; t0=$(now)
-	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
+	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test vfio_dev_vfio=legacy
 	local v
 	if v=$(qemu_verdict "$rdir"); then
 		printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
@@ -707,6 +734,32 @@ cmd_check() {
 	fi
 	$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
 	say "(QEMU: $(elapsed "$t0"))"
+	if [ "${CHECK_NOCONTAINER:-1}" != 0 ]; then
+		local nout=$KOUT-nocontainer nrdir=$rdir/nocontainer frag
+		step "the second kernel (test/kernel-nocontainer.config) in $nout"
+		t0=$(now)
+		frag=$(noc_fragment "$nout")
+		mkdir -p "$nrdir"
+		if build_kernel "$WORK" "$nout" "$nout.log" "$frag"; then
+			$PY "$TESTFILES/results.py" config "$nout/.config" "nocontainer kernel" "$NOC_FRAGMENT" --records "$rec" || true
+			say "(kernel: $(elapsed "$t0"))"
+			step "QEMU: harness=nocontainer"
+			t0=$(now)
+			run_qemu "$nout/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$nrdir" nocontainer \
+				"vfio_dev_vfio=iommufd kunit.enable=0"
+			if v=$(qemu_verdict "$nrdir"); then
+				printf 'PASS\tcheck\tqemu: [nocontainer] clean power-off\t\n' >>"$rec"
+			else
+				printf '%s\n' "$v"
+				printf 'FAIL\tcheck\tqemu: [nocontainer] clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
+			fi
+			$PY "$TESTFILES/results.py" qemu "$nrdir" --run nocontainer --records "$rec" || true
+			say "(QEMU nocontainer: $(elapsed "$t0"))"
+		else
+			tail -n 40 "$nout.log"
+			printf 'FAIL\tcheck\tbuild: nocontainer kernel\tlog: %s\n' "$nout.log" >>"$rec"
+		fi
+	fi
 	step "summary (test/expected-results)"
 	$PY "$TESTFILES/results.py" summary "$rec"
 }
@@ -1255,7 +1308,7 @@ gate_qemu() {
 	if [ ! -f "$rdir/initramfs.cpio" ] || [ ! -f "$out/arch/x86/boot/bzImage" ]; then
 		record "qemu: clean power-off" FAIL "not run: no kernel or no initramfs"
 	else
-		run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
+		run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test vfio_dev_vfio=legacy
 		say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/console.log, results.log)"
 		if v=$(qemu_verdict "$rdir"); then
 			record "qemu: clean power-off" PASS
@@ -1272,6 +1325,47 @@ gate_qemu() {
 		sed -n 's/^BENCH /    /p' "$rdir/results.log"
 	fi
 	stage_end "QEMU"
+}
+
+# The second kernel, VFIO_CONTAINER=n (/dev/vfio/vfio is iommufd's), booted
+# with the same initramfs and harness=nocontainer: only vfio_edu_test runs
+# (the "run nocontainer" section of the manifest), KUnit is off (it ran in
+# the first boot on the same code).
+gate_nocontainer() {
+	local src=$TDIR/linux out=$TDIR/out-noc rdir=$TDIR/run/nocontainer logs=$TDIR/logs frag v
+	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config"
+	stage_begin
+	frag=$(noc_fragment "$out")
+	if ! build_kernel "$src" "$out" "$logs/nocontainer.log" "$frag"; then
+		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
+		grep -E 'error' "$logs/nocontainer.log" | sed -n '1,20p'
+		stage_end "nocontainer kernel"
+		return 1
+	fi
+	record "build: nocontainer kernel" PASS
+	say "  ok   bzImage"
+	results_py config config "$out/.config" "nocontainer kernel" "$NOC_FRAGMENT" || true
+	stage_end "nocontainer kernel"
+
+	step "(f'') QEMU: the second kernel, harness=nocontainer"
+	stage_begin
+	rm -rf "$rdir"
+	mkdir -p "$rdir"
+	if [ ! -f "$TDIR/run/initramfs.cpio" ]; then
+		record "qemu: [nocontainer] clean power-off" FAIL "not run: no initramfs"
+	else
+		run_qemu "$out/arch/x86/boot/bzImage" "$TDIR/run/initramfs.cpio" "$rdir" nocontainer \
+			"vfio_dev_vfio=iommufd kunit.enable=0"
+		say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/nocontainer/)"
+		if v=$(qemu_verdict "$rdir"); then
+			record "qemu: [nocontainer] clean power-off" PASS
+		else
+			record "qemu: [nocontainer] clean power-off" FAIL "$(printf '%s' "$v" | sed -n '1,1p')"
+			printf '%s\n' "$v"
+		fi
+	fi
+	results_py "guest log" qemu "$rdir" --run nocontainer || true
+	stage_end "QEMU nocontainer"
 }
 
 cmd_test() {
@@ -1294,6 +1388,7 @@ cmd_test() {
 		gate_modules
 		gate_ksft
 		gate_qemu || true
+		gate_nocontainer || true
 	fi
 	printf 'total\t%d\n' $(($(now) - T0)) >>"$GATE_TIMES"
 	step "summary ($(elapsed "$T0"))"
