@@ -373,7 +373,7 @@ EDITME: describe the series (git branch --edit-description in build/linux)."
 }
 
 cmd_export() {
-	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	[ -e "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
 	local d
 	d=$(work_dirty)
 	[ -z "$d" ] || { say "$d"; die "build/linux has uncommitted changes: commit them first"; }
@@ -385,7 +385,7 @@ cmd_export() {
 
 # Print what build/linux has that the repo lacks; empty output = in sync.
 status_report() {
-	[ -d "$WORK/.git" ] || return 0
+	[ -e "$WORK/.git" ] || return 0
 	local d tmp r
 	d=$(work_dirty)
 	[ -n "$d" ] && printf 'build/linux has uncommitted changes:\n%s\n' "$d"
@@ -402,7 +402,7 @@ status_report() {
 }
 
 cmd_status() {
-	if [ ! -d "$WORK/.git" ]; then
+	if [ ! -e "$WORK/.git" ]; then
 		say "no build/linux (./build.sh tree creates it)"
 	else
 		local r
@@ -465,7 +465,7 @@ make_mails() {
 }
 
 cmd_mails() {
-	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	[ -e "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
 	local desc dst=$B/mails
 	desc=$(git -C "$WORK" config branch.series.description 2>/dev/null || true)
 	[ -n "$desc" ] || desc=$(cover_text_from_file)
@@ -1415,7 +1415,7 @@ cmd_all() {
 	local t0; t0=$(now)
 	cmd_setup
 	cmd_base
-	[ -d "$WORK/.git" ] || cmd_tree
+	[ -e "$WORK/.git" ] || cmd_tree
 	cmd_kernel
 	cmd_demo
 	say "done in $(elapsed "$t0")"
