@@ -88,7 +88,9 @@ usage: ./build.sh [command]
   check    build build/linux's kernel and run the QEMU tests on it (fast
            contributor loop; no static checks, no bisect), then the second
            kernel (VFIO_CONTAINER=n, in KOUT-nocontainer) and its boot
-           (CHECK_NOCONTAINER=0 leaves the second kernel out)
+           (CHECK_RUNS="test nocontainer" by default; CHECK_RUNS=test leaves
+           the second kernel out, CHECK_RUNS=nocontainer boots only it, with
+           the initramfs of an earlier check)
   demo     boot the kernel built by "kernel" and run the demonstration
   mails    the mails of the series with b4 0.12, offline, from build/linux:
            build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
@@ -546,6 +548,18 @@ noc_fragment() {
 	printf '%s' "$out/nocontainer.config"
 }
 
+# A first build of the second kernel starts from a copy of the first one's
+# output directory (same sources): kbuild then rebuilds only what the
+# options of test/kernel-nocontainer.config change, instead of everything.
+seed_outdir() {
+	local from=$1 to=$2
+	[ -f "$to/.config" ] && return 0
+	[ -f "$from/vmlinux" ] || return 0
+	rm -rf "$to"
+	cp -a "$from" "$to"
+	rm -f "$to/.config.key"
+}
+
 cmd_kernel() {
 	[ -e "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
@@ -710,34 +724,40 @@ cmd_demo() {
 # The contributor loop: build/linux's kernel in QEMU, judged against
 # test/expected-results like the gate's run (no static checks, no bisect).
 cmd_check() {
-	cmd_kernel
-	local rdir=$CHECKDIR rec t cfgs=()
+	local runs=${CHECK_RUNS:-test nocontainer} rdir=$CHECKDIR rec t cfgs=() v t0
 	mkdir -p "$rdir"
 	rec=$rdir/records.tsv
 	: >"$rec"
-	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
-	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
-	for t in $(ksft_targets "$WORK"); do
-		[ -f "$WORK/tools/testing/selftests/$t/config" ] && cfgs+=("$WORK/tools/testing/selftests/$t/config")
-	done
-	$PY "$TESTFILES/results.py" config "$KOUT/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" --records "$rec" || true
-	$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
-	step "QEMU: kselftests + KUnit"
-	local t0; t0=$(now)
-	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test vfio_dev_vfio=legacy
-	local v
-	if v=$(qemu_verdict "$rdir"); then
-		printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
-	else
-		printf '%s\n' "$v"
-		printf 'FAIL\tcheck\tqemu: clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
-	fi
-	$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
-	say "(QEMU: $(elapsed "$t0"))"
-	if [ "${CHECK_NOCONTAINER:-1}" != 0 ]; then
+	case " $runs " in
+	*" test "*)
+		cmd_kernel
+		build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+		make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
+		for t in $(ksft_targets "$WORK"); do
+			[ -f "$WORK/tools/testing/selftests/$t/config" ] && cfgs+=("$WORK/tools/testing/selftests/$t/config")
+		done
+		$PY "$TESTFILES/results.py" config "$KOUT/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" --records "$rec" || true
+		$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
+		step "QEMU: kselftests + KUnit"
+		t0=$(now)
+		run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test vfio_dev_vfio=legacy
+		if v=$(qemu_verdict "$rdir"); then
+			printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
+		else
+			printf '%s\n' "$v"
+			printf 'FAIL\tcheck\tqemu: clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
+		fi
+		$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
+		say "(QEMU: $(elapsed "$t0"))"
+		;;
+	esac
+	case " $runs " in
+	*" nocontainer "*)
 		local nout=$KOUT-nocontainer nrdir=$rdir/nocontainer frag
+		[ -f "$rdir/initramfs.cpio" ] || die "no initramfs in $rdir: run a check with CHECK_RUNS=test first"
 		step "the second kernel (test/kernel-nocontainer.config) in $nout"
 		t0=$(now)
+		seed_outdir "$KOUT" "$nout"
 		frag=$(noc_fragment "$nout")
 		mkdir -p "$nrdir"
 		if build_kernel "$WORK" "$nout" "$nout.log" "$frag"; then
@@ -759,7 +779,8 @@ cmd_check() {
 			tail -n 40 "$nout.log"
 			printf 'FAIL\tcheck\tbuild: nocontainer kernel\tlog: %s\n' "$nout.log" >>"$rec"
 		fi
-	fi
+		;;
+	esac
 	step "summary (test/expected-results)"
 	$PY "$TESTFILES/results.py" summary "$rec"
 }
@@ -1335,6 +1356,7 @@ gate_nocontainer() {
 	local src=$TDIR/linux out=$TDIR/out-noc rdir=$TDIR/run/nocontainer logs=$TDIR/logs frag v
 	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config"
 	stage_begin
+	seed_outdir "$TDIR/out" "$out"
 	frag=$(noc_fragment "$out")
 	if ! build_kernel "$src" "$out" "$logs/nocontainer.log" "$frag"; then
 		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
