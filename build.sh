@@ -45,7 +45,7 @@ ARCH=x86_64
 export ARCH
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-export CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$B
+export CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=${CCACHE_BASEDIR:-$B}
 # Deterministic identity and dates for the base commit: the same tarball
 # gives the same base sha on every machine (it is the series' base-commit).
 BASE_IDENT_NAME="Debian linux-source-6.1"
@@ -101,7 +101,9 @@ usage: ./build.sh [command]
            line "N passed, N failed, N skipped"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400),
+Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400), CCACHE_BASEDIR
+(default build/; a worktree of another checkout shares its ccache with
+CCACHE_DIR=<that>/build/ccache CCACHE_BASEDIR=<that>/build),
 CCACHE_DIR (default build/ccache).
 EOF
 }
