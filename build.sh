@@ -550,18 +550,6 @@ noc_fragment() {
 	printf '%s' "$out/nocontainer.config"
 }
 
-# A first build of the second kernel starts from a copy of the first one's
-# output directory (same sources): kbuild then rebuilds only what the
-# options of test/kernel-nocontainer.config change, instead of everything.
-seed_outdir() {
-	local from=$1 to=$2
-	[ -f "$to/.config" ] && return 0
-	[ -f "$from/vmlinux" ] || return 0
-	rm -rf "$to"
-	cp -a "$from" "$to"
-	rm -f "$to/.config.key"
-}
-
 cmd_kernel() {
 	[ -e "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
@@ -759,7 +747,6 @@ cmd_check() {
 		[ -f "$rdir/initramfs.cpio" ] || die "no initramfs in $rdir: run a check with CHECK_RUNS=test first"
 		step "the second kernel (test/kernel-nocontainer.config) in $nout"
 		t0=$(now)
-		seed_outdir "$KOUT" "$nout"
 		frag=$(noc_fragment "$nout")
 		mkdir -p "$nrdir"
 		if build_kernel "$WORK" "$nout" "$nout.log" "$frag"; then
@@ -1358,7 +1345,6 @@ gate_nocontainer() {
 	local src=$TDIR/linux out=$TDIR/out-noc rdir=$TDIR/run/nocontainer logs=$TDIR/logs frag v
 	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config"
 	stage_begin
-	seed_outdir "$TDIR/out" "$out"
 	frag=$(noc_fragment "$out")
 	if ! build_kernel "$src" "$out" "$logs/nocontainer.log" "$frag"; then
 		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
