@@ -11,7 +11,9 @@
 #   test/out/    O= directory of the gate's kernel (shared by bisect and tip)
 #   test/out-w1/ O= directory of the W=1 C=1 checks (base and each patch)
 #   test/out-mod/ O= directory of the modular configuration (tip only)
+#   test/out-noc/ O= directory of the second test kernel (VFIO_CONTAINER=n)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
+#                (run/nocontainer/: the second kernel's boot)
 #   test/mails/  the mails b4 produces for the series (gate check)
 #   ccache/      compiler cache (CCACHE_DIR)
 #   cache/       baselines and per-tree "already verified" stamps
@@ -34,6 +36,7 @@ CACHE=$B/cache
 TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
 MOD_FRAGMENT=$TESTFILES/kernel-modules.config
+NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
@@ -42,7 +45,7 @@ ARCH=x86_64
 export ARCH
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
-export CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$B
+export CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=${CCACHE_BASEDIR:-$B}
 # Deterministic identity and dates for the base commit: the same tarball
 # gives the same base sha on every machine (it is the series' base-commit).
 BASE_IDENT_NAME="Debian linux-source-6.1"
@@ -83,7 +86,11 @@ usage: ./build.sh [command]
   status   say whether build/linux holds work the repo lacks
   kernel   build the test kernel from build/linux (incremental)
   check    build build/linux's kernel and run the QEMU tests on it (fast
-           contributor loop; no static checks, no bisect)
+           contributor loop; no static checks, no bisect), then the second
+           kernel (VFIO_CONTAINER=n, in KOUT-nocontainer) and its boot
+           (CHECK_RUNS="test nocontainer" by default; CHECK_RUNS=test leaves
+           the second kernel out, CHECK_RUNS=nocontainer boots only it, with
+           the initramfs of an earlier check)
   demo     boot the kernel built by "kernel" and run the demonstration
   mails    the mails of the series with b4 0.12, offline, from build/linux:
            build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
@@ -94,7 +101,9 @@ usage: ./build.sh [command]
            line "N passed, N failed, N skipped"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400),
+Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400), CCACHE_BASEDIR
+(default build/; a worktree of another checkout shares its ccache with
+CCACHE_DIR=<that>/build/ccache CCACHE_BASEDIR=<that>/build),
 CCACHE_DIR (default build/ccache).
 EOF
 }
@@ -368,7 +377,7 @@ EDITME: describe the series (git branch --edit-description in build/linux)."
 }
 
 cmd_export() {
-	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	[ -e "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
 	local d
 	d=$(work_dirty)
 	[ -z "$d" ] || { say "$d"; die "build/linux has uncommitted changes: commit them first"; }
@@ -380,7 +389,7 @@ cmd_export() {
 
 # Print what build/linux has that the repo lacks; empty output = in sync.
 status_report() {
-	[ -d "$WORK/.git" ] || return 0
+	[ -e "$WORK/.git" ] || return 0
 	local d tmp r
 	d=$(work_dirty)
 	[ -n "$d" ] && printf 'build/linux has uncommitted changes:\n%s\n' "$d"
@@ -397,7 +406,7 @@ status_report() {
 }
 
 cmd_status() {
-	if [ ! -d "$WORK/.git" ]; then
+	if [ ! -e "$WORK/.git" ]; then
 		say "no build/linux (./build.sh tree creates it)"
 	else
 		local r
@@ -460,7 +469,7 @@ make_mails() {
 }
 
 cmd_mails() {
-	[ -d "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
+	[ -e "$WORK/.git" ] || die "no build/linux: run ./build.sh tree"
 	local desc dst=$B/mails
 	desc=$(git -C "$WORK" config branch.series.description 2>/dev/null || true)
 	[ -n "$desc" ] || desc=$(cover_text_from_file)
@@ -514,9 +523,31 @@ kconfig() {
 }
 
 build_kernel() {
-	local src=$1 out=$2 log=$3
-	kconfig "$src" "$out"
+	local src=$1 out=$2 log=$3 frag=${4:-$FRAGMENT}
+	kconfig "$src" "$out" "$frag"
 	kmake "$src" "$out" bzImage >"$log" 2>&1
+}
+
+# The second test kernel (VFIO_CONTAINER=n, IOMMUFD_VFIO_CONTAINER=y): its
+# fragment is test/kernel.config without the options that
+# test/kernel-nocontainer.config sets, then that file, written to
+# $out/nocontainer.config.  Same sources as the first kernel and ccache:
+# only what the two options change is compiled again.
+noc_fragment() {
+	local out=$1 syms
+	mkdir -p "$out"
+	syms=$(sed -nE 's/^(# )?(CONFIG_[A-Za-z0-9_]+)[= ].*/\2/p' "$NOC_FRAGMENT" | paste -sd'|' -)
+	{
+		grep -vE "^(# )?($syms)[= ]" "$FRAGMENT"
+		cat "$NOC_FRAGMENT"
+	} >"$out/nocontainer.config.new"
+	# same content, same file: kconfig's key does not change
+	if cmp -s "$out/nocontainer.config.new" "$out/nocontainer.config"; then
+		rm -f "$out/nocontainer.config.new"
+	else
+		mv "$out/nocontainer.config.new" "$out/nocontainer.config"
+	fi
+	printf '%s' "$out/nocontainer.config"
 }
 
 cmd_kernel() {
@@ -619,7 +650,7 @@ make_initramfs() {
 # kernel driver (00:04.0); a pcie-pci-bridge (00:05.0) with two edu and an
 # e1000 behind it: one multi-device IOMMU group with a kernel-bound member.
 run_qemu() {
-	local kernel=$1 initrd=$2 rdir=$3 mode=$4 rc
+	local kernel=$1 initrd=$2 rdir=$3 mode=$4 extra=${5:-} rc
 	rm -f "$rdir/console.log" "$rdir/results.log"
 	set +e
 	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
@@ -632,7 +663,7 @@ run_qemu() {
 		-device e1000,bus=br0,addr=0x3 \
 		-device pvpanic -action panic=exit-failure \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode" \
+		-append "console=ttyS0 intel_iommu=on iommu.strict=1 panic=-1 oops=panic watchdog_thresh=30 loglevel=7 harness=$mode${extra:+ $extra}" \
 		-serial "file:$rdir/console.log" -serial "file:$rdir/results.log" \
 		>"$rdir/qemu.log" 2>&1
 	rc=$?
@@ -683,30 +714,62 @@ cmd_demo() {
 # The contributor loop: build/linux's kernel in QEMU, judged against
 # test/expected-results like the gate's run (no static checks, no bisect).
 cmd_check() {
-	cmd_kernel
-	local rdir=$CHECKDIR rec t cfgs=()
+	local runs=${CHECK_RUNS:-test nocontainer} rdir=$CHECKDIR rec t cfgs=() v t0
 	mkdir -p "$rdir"
 	rec=$rdir/records.tsv
 	: >"$rec"
-	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
-	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
-	for t in $(ksft_targets "$WORK"); do
-		[ -f "$WORK/tools/testing/selftests/$t/config" ] && cfgs+=("$WORK/tools/testing/selftests/$t/config")
-	done
-	$PY "$TESTFILES/results.py" config "$KOUT/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" --records "$rec" || true
-	$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
-	step "QEMU: kselftests + KUnit"
-	local t0; t0=$(now)
-	run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
-	local v
-	if v=$(qemu_verdict "$rdir"); then
-		printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
-	else
-		printf '%s\n' "$v"
-		printf 'FAIL\tcheck\tqemu: clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
-	fi
-	$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
-	say "(QEMU: $(elapsed "$t0"))"
+	case " $runs " in
+	*" test "*)
+		cmd_kernel
+		build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+		make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
+		for t in $(ksft_targets "$WORK"); do
+			[ -f "$WORK/tools/testing/selftests/$t/config" ] && cfgs+=("$WORK/tools/testing/selftests/$t/config")
+		done
+		$PY "$TESTFILES/results.py" config "$KOUT/.config" "test kernel" "$FRAGMENT" "${cfgs[@]}" --records "$rec" || true
+		$PY "$TESTFILES/results.py" install "$rdir/ksft" --records "$rec" || true
+		step "QEMU: kselftests + KUnit"
+		t0=$(now)
+		run_qemu "$KOUT/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test vfio_dev_vfio=legacy
+		if v=$(qemu_verdict "$rdir"); then
+			printf 'PASS\tcheck\tqemu: clean power-off\t\n' >>"$rec"
+		else
+			printf '%s\n' "$v"
+			printf 'FAIL\tcheck\tqemu: clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
+		fi
+		$PY "$TESTFILES/results.py" qemu "$rdir" --records "$rec" || true
+		say "(QEMU: $(elapsed "$t0"))"
+		;;
+	esac
+	case " $runs " in
+	*" nocontainer "*)
+		local nout=$KOUT-nocontainer nrdir=$rdir/nocontainer frag
+		[ -f "$rdir/initramfs.cpio" ] || die "no initramfs in $rdir: run a check with CHECK_RUNS=test first"
+		step "the second kernel (test/kernel-nocontainer.config) in $nout"
+		t0=$(now)
+		frag=$(noc_fragment "$nout")
+		mkdir -p "$nrdir"
+		if build_kernel "$WORK" "$nout" "$nout.log" "$frag"; then
+			$PY "$TESTFILES/results.py" config "$nout/.config" "nocontainer kernel" "$NOC_FRAGMENT" --records "$rec" || true
+			say "(kernel: $(elapsed "$t0"))"
+			step "QEMU: harness=nocontainer"
+			t0=$(now)
+			run_qemu "$nout/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$nrdir" nocontainer \
+				"vfio_dev_vfio=iommufd kunit.enable=0"
+			if v=$(qemu_verdict "$nrdir"); then
+				printf 'PASS\tcheck\tqemu: [nocontainer] clean power-off\t\n' >>"$rec"
+			else
+				printf '%s\n' "$v"
+				printf 'FAIL\tcheck\tqemu: [nocontainer] clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rec"
+			fi
+			$PY "$TESTFILES/results.py" qemu "$nrdir" --run nocontainer --records "$rec" || true
+			say "(QEMU nocontainer: $(elapsed "$t0"))"
+		else
+			tail -n 40 "$nout.log"
+			printf 'FAIL\tcheck\tbuild: nocontainer kernel\tlog: %s\n' "$nout.log" >>"$rec"
+		fi
+		;;
+	esac
 	step "summary (test/expected-results)"
 	$PY "$TESTFILES/results.py" summary "$rec"
 }
@@ -1260,52 +1323,113 @@ qemu_key() {
 	} 2>&1 | sha1sum | cut -c1-16
 }
 
-gate_qemu() {
-	local out=$TDIR/out rdir=$TDIR/run
-	step "(f) QEMU 7.2 TCG: q35 + intel-iommu, edu, edu+edu+e1000 behind a pcie-pci-bridge, e1000e"
-	stage_begin
-	local v qkey="" qcache="" nfail
-	if [ ! -f "$rdir/initramfs.cpio" ] || [ ! -f "$out/arch/x86/boot/bzImage" ]; then
-		record "qemu: clean power-off" FAIL "not run: no kernel or no initramfs"
-	else
-		qkey=$(qemu_key "$out/arch/x86/boot/bzImage" "$rdir/ksft")
-		qcache=$CACHE/qemu-$qkey
-		if [ -z "${GATE_RERUN:-}" ] && [ -f "$qcache/console.log" ] &&
-		   [ -f "$qcache/results.log" ]; then
-			# A run that passed with exactly these inputs: its logs
-			# are judged again below, against today's manifest.
-			cp "$qcache/console.log" "$qcache/results.log" "$rdir/"
-			say "  cached: QEMU not booted: same kernel, initramfs, build.sh and QEMU as the passing run of $(cat "$qcache/date" 2>/dev/null); its logs are judged again (GATE_RERUN=1 boots anyway)"
-			record "qemu: clean power-off" PASS "cached: run of $(cat "$qcache/date" 2>/dev/null)"
-		else
-			qcache=""
-			run_qemu "$out/arch/x86/boot/bzImage" "$rdir/initramfs.cpio" "$rdir" test
-			say "    QEMU ran $(elapsed "$stage_t0") (logs: build/test/run/console.log, results.log)"
-			if v=$(qemu_verdict "$rdir"); then
-				record "qemu: clean power-off" PASS
-			else
-				record "qemu: clean power-off" FAIL "$(printf '%s' "$v" | sed -n '1,1p')"
-				printf '%s\n' "$v"
-				qkey=""
-			fi
-		fi
+# qemu_boot NAME KERNEL RDIR MODE EXTRA: one boot of the gate, or the logs
+# of a passing boot with the same inputs (build/cache/qemu-KEY).  Writes
+# RDIR/verdict ("PASS", "PASS cached: ..." or "FAIL reason") and RDIR/qkey;
+# records nothing, so that two boots can run at once: qemu_judge does.
+qemu_boot() {
+	local name=$1 kernel=$2 rdir=$3 mode=$4 extra=$5 t0 qkey qcache v
+	t0=$(now)
+	rm -f "$rdir/verdict" "$rdir/qkey" "$rdir/console.log" "$rdir/results.log"
+	qkey=$(printf '%s %s\n' "$(qemu_key "$kernel" "$TDIR/run/ksft")" "$mode $extra" | sha1sum | cut -c1-16)
+	qcache=$CACHE/qemu-$qkey
+	if [ -z "${GATE_RERUN:-}" ] && [ -f "$qcache/console.log" ] &&
+	   [ -f "$qcache/results.log" ]; then
+		# A boot that passed with exactly these inputs: its logs are
+		# judged again, against today's manifest.
+		cp "$qcache/console.log" "$qcache/results.log" "$rdir/"
+		say "  cached: $name not booted: same kernel, initramfs, build.sh and QEMU as the passing run of $(cat "$qcache/date" 2>/dev/null) (GATE_RERUN=1 boots anyway)"
+		printf 'PASS cached: run of %s\n' "$(cat "$qcache/date" 2>/dev/null)" >"$rdir/verdict"
+		return 0
 	fi
+	run_qemu "$kernel" "$TDIR/run/initramfs.cpio" "$rdir" "$mode" "$extra"
+	say "    $name: QEMU ran $(elapsed "$t0") (logs: ${rdir#"$TOP"/})"
+	if v=$(qemu_verdict "$rdir"); then
+		echo PASS >"$rdir/verdict"
+		echo "$qkey" >"$rdir/qkey"
+	else
+		printf 'FAIL %s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >"$rdir/verdict"
+		printf '%s\n' "$v" >"$rdir/verdict.long"
+	fi
+}
 
-	step "(g) results (judged against test/expected-results)"
+# qemu_judge LABEL RDIR RUN: the records of a boot, from its verdict and
+# its logs (results.py, against the manifest's "run RUN" section); the logs
+# of a passing, uncached boot are kept for a later gate on the same inputs.
+qemu_judge() {
+	local label=$1 rdir=$2 run=$3 v nfail qkey
+	v=$(cat "$rdir/verdict" 2>/dev/null || echo "FAIL not run")
+	case $v in
+	"PASS cached: "*) record "$label" PASS "${v#PASS }" ;;
+	PASS) record "$label" PASS ;;
+	*) record "$label" FAIL "${v#FAIL }"; cat "$rdir/verdict.long" 2>/dev/null || true ;;
+	esac
 	nfail=$(grep -c '^FAIL' "$GATE_REC" || true)
-	results_py "guest log" qemu "$rdir" --run test || true
-	# keep the logs of a run that passed, for a later gate on the same inputs
-	if [ -n "$qkey" ] && [ -z "$qcache" ] &&
-	   [ "$(grep -c '^FAIL' "$GATE_REC" || true)" = "$nfail" ]; then
+	results_py "guest log" qemu "$rdir" --run "$run" || true
+	qkey=$(cat "$rdir/qkey" 2>/dev/null || true)
+	if [ -n "$qkey" ] && [ "$(grep -c '^FAIL' "$GATE_REC" || true)" = "$nfail" ]; then
 		mkdir -p "$CACHE/qemu-$qkey"
 		cp "$rdir/console.log" "$rdir/results.log" "$CACHE/qemu-$qkey/"
 		date -u '+%Y-%m-%d %H:%M UTC' >"$CACHE/qemu-$qkey/date"
 	fi
+}
+
+# The second kernel, VFIO_CONTAINER=n (/dev/vfio/vfio is iommufd's), booted
+# with the same initramfs and harness=nocontainer: only vfio_edu_test runs
+# (the "run nocontainer" section of the manifest), KUnit is off (it ran in
+# the first boot on the same code).  Built before the boots, so that both
+# boots can run at once (TCG uses one host core per boot).
+gate_nocontainer_kernel() {
+	local src=$TDIR/linux out=$TDIR/out-noc logs=$TDIR/logs frag
+	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config"
+	stage_begin
+	rm -f "$out/arch/x86/boot/bzImage"
+	frag=$(noc_fragment "$out")
+	if ! build_kernel "$src" "$out" "$logs/nocontainer.log" "$frag"; then
+		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
+		grep -E 'error' "$logs/nocontainer.log" | sed -n '1,20p'
+		rm -f "$out/arch/x86/boot/bzImage"
+	else
+		record "build: nocontainer kernel" PASS
+		say "  ok   bzImage"
+		results_py config config "$out/.config" "nocontainer kernel" "$NOC_FRAGMENT" || true
+	fi
+	stage_end "nocontainer kernel"
+}
+
+gate_qemu() {
+	local out=$TDIR/out nout=$TDIR/out-noc rdir=$TDIR/run nrdir=$TDIR/run/nocontainer pid=""
+	step "(f) QEMU 7.2 TCG: q35 + intel-iommu, edu, edu+edu+e1000 behind a pcie-pci-bridge, e1000e; two kernels at once"
+	stage_begin
+	rm -rf "$nrdir"
+	mkdir -p "$nrdir"
+	rm -f "$rdir/verdict" "$rdir/verdict.long" "$rdir/qkey"
+	if [ ! -f "$rdir/initramfs.cpio" ]; then
+		echo "FAIL not run: no initramfs" | tee "$rdir/verdict" >"$nrdir/verdict"
+	else
+		if [ -f "$nout/arch/x86/boot/bzImage" ]; then
+			qemu_boot "nocontainer kernel" "$nout/arch/x86/boot/bzImage" "$nrdir" nocontainer \
+				"vfio_dev_vfio=iommufd kunit.enable=0" &
+			pid=$!
+		else
+			echo "FAIL not run: the nocontainer kernel did not build" >"$nrdir/verdict"
+		fi
+		if [ -f "$out/arch/x86/boot/bzImage" ]; then
+			qemu_boot "test kernel" "$out/arch/x86/boot/bzImage" "$rdir" test vfio_dev_vfio=legacy
+		else
+			echo "FAIL not run: no kernel" >"$rdir/verdict"
+		fi
+		[ -z "$pid" ] || wait "$pid" || true
+	fi
+	stage_end "QEMU"
+
+	step "(g) results (judged against test/expected-results)"
+	qemu_judge "qemu: clean power-off" "$rdir" test
+	qemu_judge "qemu: [nocontainer] clean power-off" "$nrdir" nocontainer
 	if grep -qs '^BENCH ' "$rdir/results.log"; then
 		say "  benchmark (not a test):"
 		sed -n 's/^BENCH /    /p' "$rdir/results.log"
 	fi
-	stage_end "QEMU"
 }
 
 cmd_test() {
@@ -1327,6 +1451,7 @@ cmd_test() {
 		gate_tip || true
 		gate_modules
 		gate_ksft
+		gate_nocontainer_kernel
 		gate_qemu || true
 	fi
 	printf 'total\t%d\n' $(($(now) - T0)) >>"$GATE_TIMES"
@@ -1354,7 +1479,7 @@ cmd_all() {
 	local t0; t0=$(now)
 	cmd_setup
 	cmd_base
-	[ -d "$WORK/.git" ] || cmd_tree
+	[ -e "$WORK/.git" ] || cmd_tree
 	cmd_kernel
 	cmd_demo
 	say "done in $(elapsed "$t0")"

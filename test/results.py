@@ -3,9 +3,12 @@
 """Results of the gate, judged against test/expected-results.
 
   results.py qemu RDIR [--run NAME]   parse one QEMU run of the test kernel
+                                      (NAME: its "run" section of the
+                                      manifest, default "test")
   results.py install DIR              check the kselftests packed in the initramfs
   results.py config DOTCONFIG LABEL FRAGMENT...
                                       every option of the fragments is in .config
+                                      ("# CONFIG_X is not set": X is off)
   results.py mails DIR BASE N         the mails "./build.sh mails" made in DIR
   results.py summary RECORDS [--patches N] [--times FILE]
                                       the gate's summary and final line
@@ -363,6 +366,7 @@ def cmd_qemu(args, manifest, rec):
     con = [TS.sub("", l) for l in read_lines(os.path.join(rdir, "console.log"))]
     want = [s for s in manifest if s.run == run]
     failures = []   # (name, note, detail lines)
+    first = len(rec.items)
 
     # -- KUnit
     ksuites, korder, ktop_plan = parse_kunit(con)
@@ -502,6 +506,18 @@ def cmd_qemu(args, manifest, rec):
                      + con[hits[0][0]].strip()[:160]]
                     if hits else [], None, failures, detail=detail)
 
+    if run != "test":
+        # another boot: its records name it, in the same groups for the
+        # gate checks ("guest log: [RUN] ...") and in groups of their own
+        # for the test cases ("kselftest DIR/PROG [RUN]: case")
+        names = {}
+        for i in range(first, len(rec.items)):
+            r, c, n, note = rec.items[i]
+            g, rest = (n.split(": ", 1) + [""])[:2]
+            new = f"{g} [{run}]: {rest}" if c == "test" else f"{g}: [{run}] {rest}"
+            names[n] = new
+            rec.items[i] = (r, c, new, note)
+        failures = [(names.get(n, n), note, d) for n, note, d in failures]
     print_failures(failures)
     return 1 if rec.failed() else 0
 
@@ -599,9 +615,12 @@ def cmd_install(args, manifest, rec):
                     None, failures)
     listed = listed or []
     want = {s.name for s in manifest if s.kind == "kselftest"}
+    seen = set()
     for s in manifest:
-        if s.kind not in ("kselftest", "installed"):
+        # one initramfs serves every run: each program is checked once
+        if s.kind not in ("kselftest", "installed") or s.name in seen:
             continue
+        seen.add(s.name)
         path = os.path.join(inst, s.name)
         problems = []
         if not os.path.isfile(path):
@@ -644,9 +663,12 @@ def cmd_config(args, manifest, rec):
         missing = []
         for l in read_lines(frag):
             m = re.match(r"^(CONFIG_\w+)=(.*)$", l.strip())
-            if m and have.get(m.group(1), "n") != m.group(2):
-                missing.append(f"{m.group(1)}={m.group(2)} (have "
-                               f"{have.get(m.group(1), 'no such symbol')})")
+            want = m and (m.group(1), m.group(2))
+            m = re.match(r"^# (CONFIG_\w+) is not set$", l.strip())
+            want = want or (m and (m.group(1), "n"))
+            if want and have.get(want[0], "n") != want[1]:
+                missing.append(f"{want[0]}={want[1]} (have "
+                               f"{have.get(want[0], 'no such symbol')})")
         manifest_record(rec, f"config: {label}: {frag_label(frag)}",
                         [f"not in the final .config: {', '.join(missing)}"] if missing else [],
                         None, failures)

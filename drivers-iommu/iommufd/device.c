@@ -210,6 +210,7 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 {
 	return __iommufd_device_bind(ictx, dev, id, true);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_bind, IOMMUFD);
 
 /**
  * iommufd_device_destroy() - Destroy op of IOMMUFD_OBJ_DEVICE
@@ -260,6 +261,7 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	if (holds_ctx)
 		fput(ictx->file);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
 
 /*
  * The domain the iommu_group of @idev is attached to (NULL: its blocking
@@ -598,6 +600,7 @@ out_unlock:
 	iommufd_put_object(idev->ictx, pt_obj);
 	return rc;
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
 
 /**
  * iommufd_device_detach() - Disconnect a device from its I/O page table
@@ -661,3 +664,68 @@ void iommufd_device_detach(struct iommufd_device *idev)
 out_unlock:
 	mutex_unlock(&idev->lock);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
+
+/**
+ * iommufd_device_to_ictx() - The context a device is bound to
+ * @idev: a bound device
+ *
+ * Return: the context given to iommufd_device_bind().
+ */
+struct iommufd_ctx *iommufd_device_to_ictx(struct iommufd_device *idev)
+{
+	return idev->ictx;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_to_ictx, IOMMUFD);
+
+/**
+ * iommufd_device_to_id() - The ID of a device's DEVICE object
+ * @idev: a bound device
+ *
+ * Return: the ID iommufd_device_bind() returned, never 0 nor above INT_MAX.
+ */
+u32 iommufd_device_to_id(struct iommufd_device *idev)
+{
+	return idev->obj.id;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_to_id, IOMMUFD);
+
+/**
+ * iommufd_ctx_has_group() - Is a device of an iommu_group bound to a context?
+ * @ictx: iommufd context
+ * @group: the iommu_group
+ *
+ * A context that has a device of @group bound owns the DMA of the whole
+ * group: no other owner and no kernel driver can use any device of it.
+ * VFIO relies on that to let a context reset devices it has not bound.
+ * The answer is a snapshot, stable only as long as the caller keeps the
+ * devices of @ictx from being unbound.
+ *
+ * Return: true if a DEVICE object of @ictx belongs to @group.
+ */
+bool iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group)
+{
+	struct iommufd_object *obj;
+	unsigned long index;
+	bool ret = false;
+
+	if (!ictx || !group)
+		return false;
+
+	/*
+	 * Objects are freed only after they left the table under this lock,
+	 * and objects still being created read as absent.
+	 */
+	xa_lock(&ictx->objects);
+	xa_for_each(&ictx->objects, index, obj) {
+		if (obj->type == IOMMUFD_OBJ_DEVICE &&
+		    container_of(obj, struct iommufd_device, obj)->group ==
+			    group) {
+			ret = true;
+			break;
+		}
+	}
+	xa_unlock(&ictx->objects);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_has_group, IOMMUFD);

@@ -259,7 +259,7 @@ static int iopt_check_new_range(unsigned long iova, unsigned long length,
 {
 	unsigned long last;
 
-	if (flags & ~IOPT_ALLOC_IOVA)
+	if (flags & ~(IOPT_ALLOC_IOVA | IOPT_ACCOUNT_MM))
 		return -EINVAL;
 	if (!length)
 		return -EINVAL;
@@ -454,7 +454,8 @@ out_unlock:
  * @length: number of bytes
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE...; IOMMU_WRITE pins the
  *              memory writable
- * @flags: IOPT_ALLOC_IOVA or 0
+ * @flags: IOPT_ALLOC_IOVA, IOPT_ACCOUNT_MM (charge the memory to the mm
+ *         whatever the accounting mode of @ictx) or 0
  *
  * Everything that can be checked before pinning is: the number of areas,
  * the alignment and that the fixed IOVA is free, or that an IOVA can be
@@ -508,7 +509,10 @@ out_unlock:
 	if (rc)
 		return rc;
 
-	pages = iopt_alloc_pages(ictx, uptr, length, iommu_prot & IOMMU_WRITE);
+	pages = iopt_alloc_pages(ictx, uptr, length, iommu_prot & IOMMU_WRITE,
+				 (flags & IOPT_ACCOUNT_MM) ?
+					 IOPT_PAGES_ACCOUNT_MM :
+					 READ_ONCE(ictx->account_mode));
 	if (IS_ERR(pages))
 		return PTR_ERR(pages);
 
@@ -722,6 +726,129 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
 {
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, true, unmapped);
+}
+
+/**
+ * iopt_range_has_area() - is any IOVA of a range mapped?
+ * @iopt: the io_pagetable
+ * @start: first IOVA of the range
+ * @last: last IOVA of the range (inclusive)
+ *
+ * Return: true if an area intersects [@start, @last].  A snapshot.
+ */
+bool iopt_range_has_area(struct io_pagetable *iopt, unsigned long start,
+			 unsigned long last)
+{
+	bool ret;
+
+	down_read(&iopt->iova_rwsem);
+	ret = interval_tree_iter_first(&iopt->area_itree, start, last);
+	up_read(&iopt->iova_rwsem);
+	return ret;
+}
+
+/*
+ * Split @area in two at @iova: the area keeps [start, @iova - 1] and a new
+ * area, sharing the same pages, takes [@iova, last].  The domains are not
+ * touched: the caller made sure that they map the area page by page, so
+ * that each half can later be unmapped from them on its own.
+ */
+static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
+			   unsigned long iova)
+{
+	unsigned long start = iopt_area_iova(area);
+	unsigned long offset = area->page_offset + (iova - start);
+	struct iopt_area *rhs;
+	int rc;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (WARN_ON(iova <= start || iova > iopt_area_last_iova(area)))
+		return -EINVAL;
+	/* Both halves must be mappable on their own */
+	if ((iova | offset) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	rc = iopt_check_area_limit(iopt, 1);
+	if (rc)
+		return rc;
+
+	rhs = kzalloc(sizeof(*rhs), GFP_KERNEL_ACCOUNT);
+	if (!rhs)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&rhs->list);
+	rhs->pages = area->pages;
+	iopt_get_pages(rhs->pages);
+	rhs->page_offset = offset;
+	rhs->iommu_prot = area->iommu_prot;
+	rhs->node.start = iova;
+	rhs->node.last = iopt_area_last_iova(area);
+
+	/*
+	 * An interval tree caches the highest last IOVA of every subtree:
+	 * changing a node's range in place would corrupt it.  The node goes
+	 * out, changes and comes back.  Every index an area is in must be
+	 * updated like this (upstream's split once forgot one of two trees,
+	 * CVE-2023-52801); an area is only in area_itree here.
+	 */
+	interval_tree_remove(&area->node, &iopt->area_itree);
+	area->node.last = iova - 1;
+	interval_tree_insert(&area->node, &iopt->area_itree);
+	interval_tree_insert(&rhs->node, &iopt->area_itree);
+	iopt->nareas++;
+	return 0;
+}
+
+/**
+ * iopt_cut_iova() - make IOVAs the last IOVA of an area
+ * @iopt: the io_pagetable
+ * @iovas: IOVAs after which an area must end
+ * @num: number of entries in @iovas
+ *
+ * For VFIO type1 (v1) compatibility, whose unmap may cut a mapping: every
+ * area holding one of @iovas as anything but its last IOVA is split after
+ * it, so that unmapping up to (or from right after) that IOVA removes whole
+ * areas.  An IOVA no area holds needs nothing.
+ *
+ * Splitting is refused unless huge IOPTEs are disabled
+ * (IOMMU_OPTION_HUGE_PAGES == 0, which VFIO_SET_IOMMU(VFIO_TYPE1_IOMMU)
+ * selects): only then is every area mapped page by page in every domain.
+ * That holds because huge pages can only be disabled while no domain has
+ * a mapping (iopt_set_large_pages()), and domains added later are filled
+ * page by page.
+ *
+ * Return: 0, -EINVAL (huge pages enabled, or a cut that is not aligned to
+ * the IOVA alignment), -ENOSPC (max_areas reached), -ENOMEM.  Cuts made
+ * before a failure stay: they only make areas finer, which changes
+ * nothing for mappings.
+ */
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  size_t num)
+{
+	struct interval_tree_node *node;
+	size_t i;
+	int rc = 0;
+
+	down_read(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+
+	for (i = 0; i != num; i++) {
+		node = interval_tree_iter_first(&iopt->area_itree, iovas[i],
+						iovas[i]);
+		if (!node || node->last == iovas[i])
+			continue;
+		if (!iopt->disable_large_pages) {
+			rc = -EINVAL;
+			break;
+		}
+		rc = iopt_area_split(iopt, to_area(node), iovas[i] + 1);
+		if (rc)
+			break;
+	}
+
+	up_write(&iopt->iova_rwsem);
+	up_read(&iopt->domains_rwsem);
+	return rc;
 }
 
 /**

@@ -121,7 +121,7 @@ static inline unsigned long iopt_area_length(struct iopt_area *area)
 /* pages.c */
 struct iopt_pages *iopt_alloc_pages(struct iommufd_ctx *ictx,
 				    void __user *uptr, unsigned long length,
-				    bool writable);
+				    bool writable, u8 account_mode);
 void iopt_release_pages(struct kref *kref);
 
 static inline void iopt_get_pages(struct iopt_pages *pages)

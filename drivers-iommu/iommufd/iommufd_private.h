@@ -12,6 +12,7 @@
  *                 emptying iommu_domains
  *  hw_pagetable.c the HW_PAGETABLE object: an iommu_domain mirroring an IOAS
  *  device.c       the DEVICE object and the kernel API for drivers
+ *  vfio_compat.c  the VFIO type1 container ioctls and IOMMU_VFIO_IOAS
  *  selftest.c     CONFIG_IOMMUFD_TEST: mock IOMMU driver and IOMMU_TEST_CMD
  *
  * Lock order (outermost first):
@@ -62,6 +63,8 @@ enum iommufd_account_mode {
  *                     array of one pin batch, 0 for the default; set by
  *                     IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT on this context
  *                     only (READ_ONCE/WRITE_ONCE)
+ * @vfio_ioas: the IOAS the VFIO container ioctls work on, or NULL (see
+ *             vfio_compat.c); protected by the xa_lock of @objects
  */
 struct iommufd_ctx {
 	struct file *file;
@@ -71,6 +74,7 @@ struct iommufd_ctx {
 #ifdef CONFIG_IOMMUFD_TEST
 	size_t test_memory_limit;
 #endif
+	struct iommufd_ioas *vfio_ioas;
 };
 
 enum iommufd_object_type {
@@ -208,13 +212,14 @@ void iopt_destroy_table(struct io_pagetable *iopt);
 
 enum {
 	IOPT_ALLOC_IOVA = 1 << 0,	/* choose *iova, else map at *iova */
+	IOPT_ACCOUNT_MM = 1 << 1,	/* charge mm->locked_vm, like type1 */
 };
 
 /*
  * Pin [@uptr, @uptr + @length) of the current process and map it at *@iova
  * in @iopt and all its domains.  Accounting follows @ictx->account_mode
- * (IOPT_PAGES_ACCOUNT_MM when @force_mm_accounting).  On failure nothing is
- * left pinned, charged or mapped.
+ * (IOPT_PAGES_ACCOUNT_MM with IOPT_ACCOUNT_MM in @flags).  On failure
+ * nothing is left pinned, charged or mapped.
  */
 int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, void __user *uptr,
@@ -233,6 +238,12 @@ int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+/* Is any IOVA of [@start, @last] mapped? */
+bool iopt_range_has_area(struct io_pagetable *iopt, unsigned long start,
+			 unsigned long last);
+/* Split areas so that each IOVA of @iovas ends one (VFIO type1 v1 unmap) */
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *iovas,
+		  size_t num);
 
 /*
  * IOMMU_IOAS_ALLOW_IOVAS: build a new list with iopt_allowed_insert(), then
@@ -373,6 +384,13 @@ struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
 					     struct device *dev, u32 *id,
 					     bool hold_ctx);
 void iommufd_device_destroy(struct iommufd_object *obj);
+
+/* vfio_compat.c */
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			unsigned long arg);
+void iommufd_vfio_compat_obj_removed(struct iommufd_ctx *ictx,
+				     struct iommufd_object *obj);
 
 #ifdef CONFIG_IOMMUFD_TEST
 struct iommufd_ucmd;

@@ -362,11 +362,17 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 		return -EBUSY;
 	}
 	__xa_erase(&ictx->objects, obj->id);
+	iommufd_vfio_compat_obj_removed(ictx, obj);
 	xa_unlock(&ictx->objects);
 
 	iommufd_object_free(obj);
 	return 0;
 }
+
+#if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
+/* /dev/vfio/vfio, when VFIO has no container of its own */
+static struct miscdevice vfio_misc_dev;
+#endif
 
 static int iommufd_fops_open(struct inode *inode, struct file *file)
 {
@@ -380,6 +386,14 @@ static int iommufd_fops_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&ictx->destroy_wait);
 	/* CAP_IPC_LOCK is checked when memory is pinned, not here */
 	ictx->account_mode = IOPT_PAGES_ACCOUNT_USER;
+#if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
+	/*
+	 * misc_open() left the misc device in private_data.  Opened as VFIO's
+	 * container, charge pinned memory like VFIO's type1 does.
+	 */
+	if (file->private_data == &vfio_misc_dev)
+		ictx->account_mode = IOPT_PAGES_ACCOUNT_MM;
+#endif
 	ictx->file = file;
 	file->private_data = ictx;
 	return 0;
@@ -406,7 +420,10 @@ static int iommufd_fops_release(struct inode *inode, struct file *file)
 			if (!refcount_dec_if_one(&obj->users))
 				continue;
 			destroyed++;
-			xa_erase(&ictx->objects, index);
+			xa_lock(&ictx->objects);
+			__xa_erase(&ictx->objects, index);
+			iommufd_vfio_compat_obj_removed(ictx, obj);
+			xa_unlock(&ictx->objects);
 			iommufd_object_free(obj);
 		}
 		/*
@@ -433,6 +450,7 @@ union ucmd_buffer {
 	struct iommu_ioas_map map;
 	struct iommu_ioas_unmap unmap;
 	struct iommu_option option;
+	struct iommu_vfio_ioas vfio_ioas;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -489,6 +507,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 			 struct iommu_ioas_unmap, length),
 	IOMMUFD_IOCTL_OP(OPTION, iommufd_ioas_option, struct iommu_option,
 			 val64),
+	IOMMUFD_IOCTL_OP(VFIO_IOAS, iommufd_vfio_ioas, struct iommu_vfio_ioas,
+			 __reserved),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL_OP(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif
@@ -503,16 +523,22 @@ static long iommufd_fops_ioctl(struct file *file, unsigned int cmd,
 	unsigned int nr;
 	int ret;
 
+	ucmd.ictx = file->private_data;
 	nr = _IOC_NR(cmd);
+	/*
+	 * The VFIO container ioctls use numbers below iommufd's range on the
+	 * same ioctl type: hand every number outside the range to them.
+	 */
 	if (nr < IOMMUFD_CMD_BASE ||
-	    nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
-		return -ENOTTY;
+	    nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops)) {
+		ret = iommufd_vfio_ioctl(ucmd.ictx, cmd, arg);
+		return ret == -ENOIOCTLCMD ? -ENOTTY : ret;
+	}
 	op = &iommufd_ioctl_ops[nr - IOMMUFD_CMD_BASE];
 	/* Holes in the table have no handler; type, size, dir must match */
 	if (!op->execute || op->ioctl_num != cmd)
 		return -ENOTTY;
 
-	ucmd.ictx = file->private_data;
 	ucmd.ubuffer = (void __user *)arg;
 	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
 	if (ret)
@@ -561,6 +587,7 @@ struct iommufd_ctx *iommufd_ctx_from_file(struct file *file)
 	get_file(file);
 	return ictx;
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_from_file, IOMMUFD);
 
 /**
  * iommufd_ctx_put() - drop the reference taken by iommufd_ctx_from_file()
@@ -573,6 +600,7 @@ void iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
 	fput(ictx->file);
 }
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_put, IOMMUFD);
 
 static struct miscdevice iommu_misc_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
@@ -581,6 +609,41 @@ static struct miscdevice iommu_misc_dev = {
 	.nodename = "iommu",
 	.mode = 0660,
 };
+
+#if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
+static struct miscdevice vfio_misc_dev = {
+	.minor = VFIO_MINOR,
+	.name = "vfio",
+	.fops = &iommufd_fops,
+	.nodename = "vfio/vfio",
+	.mode = 0666,
+};
+
+static int __init iommufd_vfio_container_init(void)
+{
+	int ret;
+
+	ret = misc_register(&vfio_misc_dev);
+	if (ret)
+		return ret;
+	pr_info("IOMMUFD is providing /dev/vfio/vfio, not VFIO\n");
+	return 0;
+}
+
+static void iommufd_vfio_container_exit(void)
+{
+	misc_deregister(&vfio_misc_dev);
+}
+#else
+static int __init iommufd_vfio_container_init(void)
+{
+	return 0;
+}
+
+static void iommufd_vfio_container_exit(void)
+{
+}
+#endif
 
 static int __init iommufd_init(void)
 {
@@ -594,8 +657,14 @@ static int __init iommufd_init(void)
 	ret = misc_register(&iommu_misc_dev);
 	if (ret)
 		goto err_test;
+
+	ret = iommufd_vfio_container_init();
+	if (ret)
+		goto err_misc;
 	return 0;
 
+err_misc:
+	misc_deregister(&iommu_misc_dev);
 err_test:
 	iommufd_test_exit();
 	return ret;
@@ -603,6 +672,7 @@ err_test:
 
 static void __exit iommufd_exit(void)
 {
+	iommufd_vfio_container_exit();
 	misc_deregister(&iommu_misc_dev);
 	iommufd_test_exit();
 }
@@ -613,3 +683,7 @@ module_exit(iommufd_exit);
 MODULE_DESCRIPTION("IOMMU user-space API (/dev/iommu)");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(IOMMUFD_INTERNAL);
+#if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
+MODULE_ALIAS_MISCDEV(VFIO_MINOR);
+MODULE_ALIAS("devname:vfio/vfio");
+#endif

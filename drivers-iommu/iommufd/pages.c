@@ -453,11 +453,12 @@ static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages,
 
 /**
  * iopt_alloc_pages() - pin user memory of the current process
- * @ictx: the iommufd: its accounting mode, and its pin batch size in test
- *        builds
+ * @ictx: the iommufd: its pin batch size in test builds
  * @uptr: first byte of the memory
  * @length: number of bytes, not 0
  * @writable: pin for writing (devices may write to the memory)
+ * @account_mode: enum iommufd_account_mode to charge the memory with,
+ *                normally the accounting mode of @ictx
  *
  * Charges and pins every page holding a byte of [@uptr, @uptr + @length).
  * Byte 0 of the returned object is the start of the page holding @uptr.
@@ -469,9 +470,8 @@ static int iopt_pages_pin(struct iopt_pages *pages, unsigned long npages,
  */
 struct iopt_pages *iopt_alloc_pages(struct iommufd_ctx *ictx,
 				    void __user *uptr, unsigned long length,
-				    bool writable)
+				    bool writable, u8 account_mode)
 {
-	u8 account_mode = READ_ONCE(ictx->account_mode);
 	unsigned long start = (unsigned long)uptr;
 	struct iopt_pages *pages;
 	unsigned long last;

@@ -39,6 +39,10 @@
  *  - ENOENT: a named object ID or IOVA does not exist;
  *  - ENOMEM: out of memory;
  *  - EOVERFLOW: arithmetic on the given values overflows.
+ *
+ * Request numbers below IOMMUFD_CMD_BASE are the VFIO type1 container
+ * ioctls (same ioctl type), which every iommufd accepts as well; see
+ * struct iommu_vfio_ioas.
  */
 enum {
 	IOMMUFD_CMD_BASE = 0x80,
@@ -50,6 +54,7 @@ enum {
 	IOMMUFD_CMD_IOAS_MAP = 0x85,
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
+	IOMMUFD_CMD_VFIO_IOAS = 0x88,
 };
 
 /**
@@ -308,5 +313,45 @@ struct iommu_option {
 };
 
 #define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+/**
+ * enum iommufd_vfio_ioas_op - operations of IOMMU_VFIO_IOAS
+ * @IOMMU_VFIO_IOAS_GET: Return in ioas_id the IOAS the VFIO compatibility
+ *                       ioctls use (ENODEV if there is none yet)
+ * @IOMMU_VFIO_IOAS_SET: Make the existing IOAS ioas_id the one the VFIO
+ *                       compatibility ioctls use
+ * @IOMMU_VFIO_IOAS_CLEAR: Forget that IOAS; it is not destroyed
+ */
+enum iommufd_vfio_ioas_op {
+	IOMMU_VFIO_IOAS_GET = 0,
+	IOMMU_VFIO_IOAS_SET = 1,
+	IOMMU_VFIO_IOAS_CLEAR = 2,
+};
+
+/**
+ * struct iommu_vfio_ioas - ioctl(IOMMU_VFIO_IOAS)
+ * @size: sizeof(struct iommu_vfio_ioas)
+ * @ioas_id: For IOMMU_VFIO_IOAS_SET the IOAS to use, for
+ *           IOMMU_VFIO_IOAS_GET the IOAS in use
+ * @op: One of enum iommufd_vfio_ioas_op
+ * @__reserved: Must be 0
+ *
+ * The VFIO type1 container ioctls that an iommufd accepts (and that VFIO
+ * groups attached to an iommufd use) name no IOAS: they act on one IOAS of
+ * the iommufd, created when a VFIO group is attached to it unless there is
+ * one already.  This ioctl reads or chooses that IOAS, so that a program can
+ * mix the VFIO compatibility ioctls with iommufd's own.  Devices attached
+ * earlier stay on the IOAS they were attached to.  An unknown @op or a
+ * non-zero @__reserved gives EOPNOTSUPP; SET with an ID that is no IOAS
+ * gives ENOENT.
+ */
+struct iommu_vfio_ioas {
+	__u32 size;
+	__u32 ioas_id;
+	__u16 op;
+	__u16 __reserved;
+};
+
+#define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
 
 #endif

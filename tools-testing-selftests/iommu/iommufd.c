@@ -88,8 +88,8 @@ TEST_F(iommufd, unknown_ioctl)
 	/* Big enough for any command, with a valid size and zero fields */
 	__u32 buf[16] = { sizeof(buf) };
 
-	/* First command number after IOMMU_OPTION that this series lacks */
-	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x88), buf));
+	/* First command number after IOMMU_VFIO_IOAS that this series lacks */
+	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x89), buf));
 	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x90), buf));
 	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x7f), buf));
 	/* Right number, wrong type or direction bits */

@@ -40,6 +40,7 @@
 #include <sys/types.h>
 
 #include <linux/pci_regs.h>
+#include <linux/iommufd.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 
@@ -466,34 +467,46 @@ static inline int edu_region(int device_fd, __u32 index,
 	return ioctl(device_fd, VFIO_DEVICE_GET_REGION_INFO, info) ? -errno : 0;
 }
 
-/* Get a device fd for @bdf from a group that is already in a container. */
-static inline int edu_dev_open(struct edu_dev *dev, int group_fd,
-			       const char *bdf)
+/*
+ * Take over @fd, a VFIO device fd of an edu function however it was
+ * obtained, and look up its BAR0 and config space regions.  On failure
+ * @fd is closed.
+ */
+static inline int edu_dev_init(struct edu_dev *dev, int fd)
 {
 	struct vfio_region_info info;
 	int ret;
 
-	dev->device_fd = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
-	if (dev->device_fd < 0) {
-		ret = -errno;
-		goto err;
-	}
-	ret = edu_region(dev->device_fd, VFIO_PCI_BAR0_REGION_INDEX, &info);
+	dev->device_fd = fd;
+	ret = edu_region(fd, VFIO_PCI_BAR0_REGION_INDEX, &info);
 	if (ret)
 		goto err_close;
 	dev->bar0 = info.offset;
 	dev->bar0_size = info.size;
-	ret = edu_region(dev->device_fd, VFIO_PCI_CONFIG_REGION_INDEX, &info);
+	ret = edu_region(fd, VFIO_PCI_CONFIG_REGION_INDEX, &info);
 	if (ret)
 		goto err_close;
 	dev->cfg = info.offset;
 	return 0;
 
 err_close:
-	close(dev->device_fd);
-err:
+	close(fd);
 	dev->device_fd = -1;
 	return ret;
+}
+
+/* Get a device fd for @bdf from a group that is already in a container. */
+static inline int edu_dev_open(struct edu_dev *dev, int group_fd,
+			       const char *bdf)
+{
+	int fd;
+
+	fd = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (fd < 0) {
+		dev->device_fd = -1;
+		return -errno;
+	}
+	return edu_dev_init(dev, fd);
 }
 
 static inline void edu_dev_close(struct edu_dev *dev)
@@ -607,6 +620,525 @@ static inline int edu_dma(struct edu_dev *dev, __u64 src, __u64 dst,
 			return 0;
 	} while (edu_now_ms() < deadline);
 	return -ETIMEDOUT;
+}
+
+/* ---- driver state of a PCI function, saved and restored ---------------- */
+
+/* What a test must put back: the driver and the driver_override of @bdf. */
+struct edu_drv_state {
+	char bdf[EDU_BDF_LEN];
+	char drv[EDU_DRV_LEN];		/* "" when no driver was bound */
+	char override[EDU_DRV_LEN];	/* "" when driver_override was unset */
+};
+
+static inline int edu_save_state(const char *bdf, struct edu_drv_state *st)
+{
+	char path[256];
+	ssize_t n;
+	int fd, ret;
+
+	memset(st, 0, sizeof(*st));
+	if (strlen(bdf) >= sizeof(st->bdf))
+		return -ENAMETOOLONG;
+	strcpy(st->bdf, bdf);
+	ret = edu_driver(bdf, st->drv, sizeof(st->drv));
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), EDU_SYSFS_PCI "/devices/%s/driver_override",
+		 bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, st->override, sizeof(st->override) - 1);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	st->override[n < 0 ? 0 : n] = '\0';
+	st->override[strcspn(st->override, "\n")] = '\0';
+	/* An unset override reads back as "(null)". */
+	if (!strcmp(st->override, "(null)"))
+		st->override[0] = '\0';
+	return 0;
+}
+
+/*
+ * Give @st->bdf back its saved driver_override and driver.  Every VFIO fd
+ * of the device must be closed before.
+ */
+static inline int edu_restore_state(const struct edu_drv_state *st)
+{
+	char path[256], drv[EDU_DRV_LEN], val[EDU_DRV_LEN + 1];
+	int ret;
+
+	ret = edu_driver(st->bdf, drv, sizeof(drv));
+	if (ret)
+		return ret;
+	if (drv[0] && strcmp(drv, st->drv)) {
+		ret = edu_unbind(st->bdf);
+		if (ret)
+			return ret;
+		drv[0] = '\0';
+	}
+	snprintf(path, sizeof(path), EDU_SYSFS_PCI "/devices/%s/driver_override",
+		 st->bdf);
+	/* A lone newline clears the override. */
+	snprintf(val, sizeof(val), "%s\n", st->override);
+	ret = edu_sysfs_write(path, val);
+	if (ret)
+		return ret;
+	if (!st->drv[0] || !strcmp(drv, st->drv))
+		return 0;
+	return edu_bind_driver(st->bdf, st->drv);
+}
+
+/* ---- the kernel log ---------------------------------------------------- */
+
+#define EDU_KMSG_REC_MAX	8192	/* CONSOLE_EXT_LOG_MAX */
+
+/* Open /dev/kmsg positioned after the last record; fd or -errno. */
+static inline int edu_kmsg_open_end(void)
+{
+	int fd, ret;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * Read the records logged since the last call (or edu_kmsg_open_end()) and
+ * look for a message that contains both @a and @b.  The first match is
+ * copied to @line.  Returns 1 if found, 0 if not, or a negative errno.
+ */
+static inline int edu_kmsg_find(int fd, const char *a, const char *b,
+				char *line, size_t len)
+{
+	static char rec[EDU_KMSG_REC_MAX + 1];
+	int found = 0;
+	char *msg;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, EDU_KMSG_REC_MAX);
+		if (n < 0) {
+			/* EPIPE: records were overwritten; EINVAL: too long. */
+			if (errno == EPIPE || errno == EINVAL)
+				continue;
+			if (errno == EAGAIN)
+				return found;
+			return -errno;
+		}
+		if (!n)
+			return found;
+		rec[n] = '\0';
+		/* "prio,seq,ts,flags;text\n" then " KEY=value\n" lines. */
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!found && strstr(msg, a) && strstr(msg, b)) {
+			snprintf(line, len, "%s", msg);
+			found = 1;
+		}
+	}
+}
+
+/* edu_kmsg_find(), waiting up to @ms for the record to be logged. */
+static inline int edu_kmsg_wait(int fd, const char *a, const char *b,
+				char *line, size_t len, int ms)
+{
+	const struct timespec pause = { .tv_nsec = 20000000 };
+	long long deadline = edu_now_ms() + ms;
+	int ret;
+
+	for (;;) {
+		ret = edu_kmsg_find(fd, a, b, line, len);
+		if (ret || edu_now_ms() >= deadline)
+			return ret;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The text intel-iommu logs for a DMA fault of @bdf at page @iova, without
+ * the direction: "Request device [bb:dd.f] fault addr 0x...".
+ */
+static inline void edu_dmar_fault_text(const char *bdf, __u64 iova,
+				       char *dev, size_t dev_len,
+				       char *addr, size_t addr_len)
+{
+	/* "0000:01:02.0" -> "[01:02.0]" */
+	const char *p = strchr(bdf, ':');
+
+	snprintf(dev, dev_len, "Request device [%s]", p ? p + 1 : bdf);
+	snprintf(addr, addr_len, "fault addr 0x%llx ",
+		 (unsigned long long)iova);
+}
+
+/* ---- iommufd ----------------------------------------------------------- */
+
+static inline int edu_iommufd_open(void)
+{
+	int fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int edu_ioas_alloc(int iommufd, __u32 *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd))
+		return -errno;
+	*ioas_id = cmd.out_ioas_id;
+	return 0;
+}
+
+static inline int edu_iommufd_destroy(int iommufd, __u32 id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &cmd) ? -errno : 0;
+}
+
+/* Map @len bytes at @vaddr to exactly @iova, readable and writable. */
+static inline int edu_ioas_map(int iommufd, __u32 ioas_id, void *vaddr,
+			       __u64 iova, __u64 len)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)vaddr,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &cmd) ? -errno : 0;
+}
+
+/* Unmap [@iova, @iova + @len); *@unmapped receives the length removed. */
+static inline int edu_ioas_unmap(int iommufd, __u32 ioas_id, __u64 iova,
+				 __u64 len, __u64 *unmapped)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = len,
+	};
+	int ret;
+
+	ret = ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd) ? -errno : 0;
+	if (unmapped)
+		*unmapped = cmd.length;
+	return ret;
+}
+
+/* IOMMU_VFIO_IOAS: @op is GET (fills *@ioas_id), SET or CLEAR. */
+static inline int edu_vfio_ioas(int iommufd, __u16 op, __u32 *ioas_id)
+{
+	struct iommu_vfio_ioas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id ? *ioas_id : 0,
+		.op = op,
+	};
+
+	if (ioctl(iommufd, IOMMU_VFIO_IOAS, &cmd))
+		return -errno;
+	if (ioas_id)
+		*ioas_id = cmd.ioas_id;
+	return 0;
+}
+
+/*
+ * Is @fd, an open /dev/vfio/vfio, provided by iommufd
+ * (CONFIG_IOMMUFD_VFIO_CONTAINER) rather than by the VFIO container code?
+ * Only iommufd knows IOMMU_VFIO_IOAS; the container refuses it.
+ */
+static inline bool edu_container_is_iommufd(int fd)
+{
+	__u32 id = 0;
+	int ret = edu_vfio_ioas(fd, IOMMU_VFIO_IOAS_GET, &id);
+
+	return !ret || ret == -ENODEV;
+}
+
+/* Is /dev/vfio/vfio provided by iommufd?  false if it cannot be opened. */
+static inline bool edu_dev_vfio_is_iommufd(void)
+{
+	bool ret;
+	int fd;
+
+	fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ret = edu_container_is_iommufd(fd);
+	close(fd);
+	return ret;
+}
+
+/* ---- the VFIO device character device ---------------------------------- */
+
+/* "/dev/vfio/devices/vfioN" of @bdf, from its vfio-dev sysfs directory. */
+static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
+{
+	char dir_path[256];
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *dir;
+
+	snprintf(dir_path, sizeof(dir_path),
+		 EDU_SYSFS_PCI "/devices/%s/vfio-dev", bdf);
+	dir = opendir(dir_path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		if (snprintf(path, len, "/dev/vfio/devices/%s", de->d_name) >=
+		    (int)len)
+			ret = -ENAMETOOLONG;
+		else
+			ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* Open the device cdev of @bdf (bound to vfio-pci); fd or -errno. */
+static inline int edu_cdev_open(const char *bdf)
+{
+	char path[64];
+	int fd, ret;
+
+	ret = edu_cdev_path(bdf, path, sizeof(path));
+	if (ret)
+		return ret;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int edu_cdev_bind(int cdev_fd, int iommufd, __u32 *dev_id)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+
+	if (ioctl(cdev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		return -errno;
+	if (dev_id)
+		*dev_id = bind.out_devid;
+	return 0;
+}
+
+/*
+ * Attach to the IOAS or HWPT *@pt_id; on success *@pt_id is the HWPT the
+ * device is attached to.
+ */
+static inline int edu_cdev_attach(int cdev_fd, __u32 *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = *pt_id,
+	};
+
+	if (ioctl(cdev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return -errno;
+	*pt_id = attach.pt_id;
+	return 0;
+}
+
+static inline int edu_cdev_detach(int cdev_fd)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach) ?
+		-errno : 0;
+}
+
+/* ---- one way of giving an edu an IOMMU address space ------------------- */
+
+/*
+ * The four ways user space can reach a device and its DMA mappings:
+ *  EDU_MODE_TYPE1:	    /dev/vfio/vfio container with the type1v2 backend
+ *			    (or iommufd, when it provides /dev/vfio/vfio);
+ *  EDU_MODE_GROUP_IOMMUFD: group fd attached to an iommufd whose compat IOAS
+ *			    was chosen with IOMMU_VFIO_IOAS; IOAS ioctls;
+ *  EDU_MODE_IOMMUFD_TYPE1: an iommufd used as the type1 container;
+ *  EDU_MODE_CDEV:	    /dev/vfio/devices/vfioN bound to an iommufd and
+ *			    attached to an IOAS.
+ */
+enum edu_mode {
+	EDU_MODE_TYPE1,
+	EDU_MODE_GROUP_IOMMUFD,
+	EDU_MODE_IOMMUFD_TYPE1,
+	EDU_MODE_CDEV,
+};
+
+struct edu_vfio {
+	enum edu_mode mode;
+	int group;		/* IOMMU group number */
+	int iommufd;		/* -1 in EDU_MODE_TYPE1 */
+	int container_fd;	/* takes the type1 ioctls; -1 if none */
+	int group_fd;		/* -1 in EDU_MODE_CDEV */
+	__u32 ioas_id;		/* the IOAS of the iommufd modes */
+};
+
+static inline bool edu_mode_type1(enum edu_mode mode)
+{
+	return mode == EDU_MODE_TYPE1 || mode == EDU_MODE_IOMMUFD_TYPE1;
+}
+
+static inline void edu_vfio_init(struct edu_vfio *v, enum edu_mode mode,
+				 int group)
+{
+	v->mode = mode;
+	v->group = group;
+	v->iommufd = -1;
+	v->container_fd = -1;
+	v->group_fd = -1;
+	v->ioas_id = 0;
+}
+
+/*
+ * Open what @v->mode needs and, in the group modes, attach group @v->group
+ * to its container or iommufd.  Returns 0 or a negative errno; whatever was
+ * opened is closed by edu_vfio_close() either way.
+ */
+static inline int edu_vfio_setup(struct edu_vfio *v)
+{
+	char path[64];
+	int ret;
+
+	if (v->mode != EDU_MODE_TYPE1) {
+		v->iommufd = edu_iommufd_open();
+		if (v->iommufd < 0)
+			return v->iommufd;
+	}
+	if (v->mode == EDU_MODE_GROUP_IOMMUFD || v->mode == EDU_MODE_CDEV) {
+		ret = edu_ioas_alloc(v->iommufd, &v->ioas_id);
+		if (ret)
+			return ret;
+	}
+	if (v->mode == EDU_MODE_CDEV)
+		return 0;
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", v->group);
+	v->group_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (v->group_fd < 0)
+		return -errno;
+
+	switch (v->mode) {
+	case EDU_MODE_TYPE1:
+		v->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+		if (v->container_fd < 0)
+			return -errno;
+		return edu_vfio_attach(v->container_fd, v->group_fd);
+	case EDU_MODE_GROUP_IOMMUFD:
+		ret = edu_vfio_ioas(v->iommufd, IOMMU_VFIO_IOAS_SET, &v->ioas_id);
+		if (ret)
+			return ret;
+		if (ioctl(v->group_fd, VFIO_GROUP_SET_CONTAINER, &v->iommufd))
+			return -errno;
+		return 0;
+	case EDU_MODE_IOMMUFD_TYPE1:
+		v->container_fd = v->iommufd;
+		ret = edu_vfio_attach(v->container_fd, v->group_fd);
+		if (ret)
+			return ret;
+		return edu_vfio_ioas(v->iommufd, IOMMU_VFIO_IOAS_GET,
+				     &v->ioas_id);
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Open @bdf for DMA: from the group, or from its cdev bound to the iommufd
+ * and attached to the IOAS.  *@dev_id (may be NULL) receives the iommufd
+ * device ID in EDU_MODE_CDEV, 0 otherwise.
+ */
+static inline int edu_vfio_open_dev(struct edu_vfio *v, struct edu_dev *dev,
+				    const char *bdf, __u32 *dev_id)
+{
+	__u32 pt_id = v->ioas_id;
+	int fd, ret;
+
+	if (dev_id)
+		*dev_id = 0;
+	if (v->mode != EDU_MODE_CDEV)
+		return edu_dev_open(dev, v->group_fd, bdf);
+
+	dev->device_fd = -1;
+	fd = edu_cdev_open(bdf);
+	if (fd < 0)
+		return fd;
+	ret = edu_cdev_bind(fd, v->iommufd, dev_id);
+	if (!ret)
+		ret = edu_cdev_attach(fd, &pt_id);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return edu_dev_init(dev, fd);
+}
+
+static inline int edu_vfio_map(struct edu_vfio *v, void *vaddr, __u64 iova,
+			       __u64 size)
+{
+	if (edu_mode_type1(v->mode))
+		return edu_map(v->container_fd, vaddr, iova, size);
+	return edu_ioas_map(v->iommufd, v->ioas_id, vaddr, iova, size);
+}
+
+static inline int edu_vfio_unmap(struct edu_vfio *v, __u64 iova, __u64 size,
+				 __u64 *unmapped)
+{
+	if (edu_mode_type1(v->mode))
+		return edu_unmap(v->container_fd, iova, size, unmapped);
+	return edu_ioas_unmap(v->iommufd, v->ioas_id, iova, size, unmapped);
+}
+
+static inline void edu_vfio_close(struct edu_vfio *v)
+{
+	if (v->group_fd >= 0)
+		close(v->group_fd);
+	if (v->container_fd >= 0 && v->container_fd != v->iommufd)
+		close(v->container_fd);
+	if (v->iommufd >= 0)
+		close(v->iommufd);
+	v->group_fd = -1;
+	v->container_fd = -1;
+	v->iommufd = -1;
+}
+
+static inline const char *edu_mode_name(enum edu_mode mode)
+{
+	switch (mode) {
+	case EDU_MODE_TYPE1:
+		return "type1 container";
+	case EDU_MODE_GROUP_IOMMUFD:
+		return "group + iommufd";
+	case EDU_MODE_IOMMUFD_TYPE1:
+		return "iommufd as type1 container";
+	case EDU_MODE_CDEV:
+		return "cdev + IOAS";
+	}
+	return "?";
 }
 
 #endif /* __SELFTESTS_VFIO_EDU_H */
