@@ -90,18 +90,25 @@ static struct iommufd_ctx *vfio_get_iommufd(int fd)
  * @df: the device fd
  * @arg: a struct vfio_device_bind_iommufd
  *
- * Return: 0, -EFAULT, -EINVAL (bad argsz, flags or iommufd number, a group
- * fd, this fd bound already, or another fd of the device bound), -EBADF,
- * -EBADFD (not an iommufd), -EBUSY (the group is open through
- * /dev/vfio/GROUP), -EPERM (a kernel driver or another iommufd uses the DMA
- * of the group, or its MSIs cannot be isolated), -ENOMEM, or the error of
- * the driver's open_device().
+ * With VFIO_DEVICE_BIND_FLAG_TOKEN the user proves it holds the token of
+ * the device (the VF token of vfio-pci); the driver's match_token_uuid()
+ * checks it, or its absence, before the device is opened, as ->match()
+ * does for VFIO_GROUP_GET_DEVICE_FD.
+ *
+ * Return: 0, -EFAULT, -EINVAL (bad argsz, flags or iommufd number, a token
+ * for a device that takes none, a group fd, this fd bound already, or
+ * another fd of the device bound), -EACCES (a token is needed and missing,
+ * or wrong), -EBADF, -EBADFD (not an iommufd), -EBUSY (the group is open
+ * through /dev/vfio/GROUP), -EPERM (a kernel driver or another iommufd uses
+ * the DMA of the group, or its MSIs cannot be isolated), -ENOMEM, or the
+ * error of the driver's open_device().
  */
 long vfio_df_ioctl_bind_iommufd(struct vfio_device_file *df,
 				struct vfio_device_bind_iommufd __user *arg)
 {
 	struct vfio_device *device = df->device;
 	struct vfio_device_bind_iommufd bind;
+	uuid_t token, *token_ptr = NULL;
 	unsigned long minsz;
 	int ret;
 
@@ -112,9 +119,24 @@ long vfio_df_ioctl_bind_iommufd(struct vfio_device_file *df,
 	if (copy_from_user(&bind, arg, minsz))
 		return -EFAULT;
 
-	/* VFIO_DEVICE_BIND_FLAG_TOKEN: no device here has a token */
-	if (bind.argsz < minsz || bind.flags || bind.iommufd < 0)
+	if (bind.argsz < minsz || bind.flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN ||
+	    bind.iommufd < 0)
 		return -EINVAL;
+
+	if (bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
+		u64 uptr;
+
+		/* The flag makes token_uuid_ptr valid: argsz must cover it */
+		if (bind.argsz <
+		    offsetofend(struct vfio_device_bind_iommufd, token_uuid_ptr))
+			return -EINVAL;
+		if (!device->ops->match_token_uuid)
+			return -EINVAL;
+		if (copy_from_user(&uptr, &arg->token_uuid_ptr, sizeof(uptr)) ||
+		    copy_from_user(&token, u64_to_user_ptr(uptr), sizeof(token)))
+			return -EFAULT;
+		token_ptr = &token;
+	}
 
 	/* Only a cdev fd can be bound */
 	if (df->group)
@@ -136,6 +158,13 @@ long vfio_df_ioctl_bind_iommufd(struct vfio_device_file *df,
 		ret = PTR_ERR(df->iommufd);
 		df->iommufd = NULL;
 		goto out_unlock;
+	}
+
+	/* A token, or its absence, is checked at every bind, as at match */
+	if (device->ops->match_token_uuid) {
+		ret = device->ops->match_token_uuid(device, token_ptr);
+		if (ret)
+			goto out_put_iommufd;
 	}
 
 	/*
@@ -201,11 +230,10 @@ void vfio_df_unbind_iommufd(struct vfio_device_file *df)
  * @arg: a struct vfio_device_attach_iommufd_pt
  *
  * Return: 0 with pt_id set to the HW_PAGETABLE the device is attached to,
- * -EFAULT, -EINVAL (bad argsz or flags, VFIO_DEVICE_ATTACH_PASID with an
- * argsz not covering pasid, or the group is attached to a page table of
- * another IOAS), -EOPNOTSUPP (VFIO_DEVICE_ATTACH_PASID), -EBUSY (the device
- * is attached already: this kernel cannot replace the page table of an
- * attached device, detach it first), or the other errors of
+ * -EFAULT, -EINVAL (bad argsz or flags, or the group is attached to a page
+ * table of another IOAS), -EOPNOTSUPP (VFIO_DEVICE_ATTACH_PASID), -EBUSY
+ * (the device is attached already: this kernel cannot replace the page
+ * table of an attached device, detach it first), or the other errors of
  * iommufd_device_attach().
  */
 long vfio_df_ioctl_attach_pt(struct vfio_device_file *df,
@@ -224,14 +252,12 @@ long vfio_df_ioctl_attach_pt(struct vfio_device_file *df,
 	if (attach.argsz < minsz ||
 	    attach.flags & ~VFIO_DEVICE_ATTACH_PASID)
 		return -EINVAL;
-	if (attach.flags & VFIO_DEVICE_ATTACH_PASID) {
-		/* The flag makes pasid valid: argsz must cover it */
-		if (attach.argsz <
-		    offsetofend(struct vfio_device_attach_iommufd_pt, pasid))
-			return -EINVAL;
-		/* No PASID support in this kernel */
+	/*
+	 * No driver supports PASID in this kernel: refused before pasid is
+	 * read, so before argsz is checked against it.
+	 */
+	if (attach.flags & VFIO_DEVICE_ATTACH_PASID)
 		return -EOPNOTSUPP;
-	}
 
 	mutex_lock(&device->dev_set->lock);
 	ret = vfio_iommufd_attach(device, &attach.pt_id);
@@ -260,8 +286,8 @@ out_unlock:
  * The device's DMA is blocked afterwards.  Detaching a device that is not
  * attached does nothing.
  *
- * Return: 0, -EFAULT, -EINVAL (bad argsz or flags, VFIO_DEVICE_DETACH_PASID
- * with an argsz not covering pasid), -EOPNOTSUPP (VFIO_DEVICE_DETACH_PASID).
+ * Return: 0, -EFAULT, -EINVAL (bad argsz or flags), -EOPNOTSUPP
+ * (VFIO_DEVICE_DETACH_PASID).
  */
 long vfio_df_ioctl_detach_pt(struct vfio_device_file *df,
 			     struct vfio_device_detach_iommufd_pt __user *arg)
@@ -278,12 +304,9 @@ long vfio_df_ioctl_detach_pt(struct vfio_device_file *df,
 	if (detach.argsz < minsz ||
 	    detach.flags & ~VFIO_DEVICE_DETACH_PASID)
 		return -EINVAL;
-	if (detach.flags & VFIO_DEVICE_DETACH_PASID) {
-		if (detach.argsz <
-		    offsetofend(struct vfio_device_detach_iommufd_pt, pasid))
-			return -EINVAL;
+	/* No PASID support, whatever argsz says: see the attach */
+	if (detach.flags & VFIO_DEVICE_DETACH_PASID)
 		return -EOPNOTSUPP;
-	}
 
 	mutex_lock(&device->dev_set->lock);
 	vfio_iommufd_detach(device);

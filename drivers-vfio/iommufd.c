@@ -169,9 +169,14 @@ EXPORT_SYMBOL_GPL(vfio_iommufd_device_ictx);
  * @vdev: the device, of the dev_set whose lock the caller holds
  * @ictx: the iommufd of the device that asks
  *
- * Return: the ID of @vdev's DEVICE object if it is bound to @ictx;
- * -ENOENT if it is not but a device of its IOMMU group is (@ictx owns the
- * group, so the device is covered); -ENODEV otherwise.
+ * Only a device bound through its cdev has an ID to report: one opened
+ * through its group, even with @ictx as the group's container, belongs to
+ * the group's user, and a reset set mixing the two is not supported.
+ *
+ * Return: the ID of @vdev's DEVICE object if it is bound to @ictx through
+ * its cdev; -EINVAL if it is bound to @ictx through its group; -ENOENT if
+ * it is not bound to @ictx but a device of its IOMMU group is (@ictx owns
+ * the group, so the device is covered); -ENODEV otherwise.
  */
 int vfio_iommufd_get_dev_id(struct vfio_device *vdev, struct iommufd_ctx *ictx)
 {
@@ -180,8 +185,11 @@ int vfio_iommufd_get_dev_id(struct vfio_device *vdev, struct iommufd_ctx *ictx)
 
 	lockdep_assert_held(&vdev->dev_set->lock);
 
-	if (vfio_iommufd_device_ictx(vdev) == ictx)
+	if (vfio_iommufd_device_ictx(vdev) == ictx) {
+		if (!vfio_device_cdev_opened(vdev))
+			return -EINVAL;
 		return iommufd_device_to_id(vdev->iommufd_device);
+	}
 
 	group = iommu_group_get(vdev->dev);
 	if (!group)

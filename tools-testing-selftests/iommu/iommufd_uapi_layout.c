@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The iommufd UAPI of this kernel, checked against upstream's numbers.
+ * The iommufd UAPI of this kernel, and the VFIO UAPI that goes with it,
+ * checked against upstream's numbers.
  *
  * Programs built against upstream's <linux/iommufd.h> must run unchanged on
  * this kernel for every command it implements, so each structure must have
@@ -21,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <linux/types.h>
 #include <linux/iommufd.h>
+#include <linux/vfio.h>
 
 #include "../kselftest.h"
 
@@ -167,6 +169,54 @@ int main(void)
 		       F(val64, 16, 8)),
 		LAYOUT_NOIOCTL(iommu_iova_range, 16,
 			       F(start, 0, 8), F(last, 8, 8)),
+		LAYOUT(iommu_vfio_ioas, 12, IOMMU_VFIO_IOAS, 0x3b, 0x88,
+		       F(size, 0, 4), F(ioas_id, 4, 4), F(op, 8, 2),
+		       F(__reserved, 10, 2)),
+
+		/* VFIO's side: the cdev, hot reset by ID, the container */
+		LAYOUT(vfio_device_bind_iommufd, 24, VFIO_DEVICE_BIND_IOMMUFD,
+		       0x3b, 118,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(iommufd, 8, 4),
+		       F(out_devid, 12, 4), F(token_uuid_ptr, 16, 8)),
+		LAYOUT(vfio_device_attach_iommufd_pt, 16,
+		       VFIO_DEVICE_ATTACH_IOMMUFD_PT, 0x3b, 119,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(pt_id, 8, 4),
+		       F(pasid, 12, 4)),
+		LAYOUT(vfio_device_detach_iommufd_pt, 12,
+		       VFIO_DEVICE_DETACH_IOMMUFD_PT, 0x3b, 120,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(pasid, 8, 4)),
+		LAYOUT(vfio_pci_hot_reset_info, 12,
+		       VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, 0x3b, 112,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(count, 8, 4),
+		       FA(devices, 12)),
+		LAYOUT_NOIOCTL(vfio_pci_dependent_device, 8,
+			       F(group_id, 0, 4), F(devid, 0, 4),
+			       F(segment, 4, 2), F(bus, 6, 1), F(devfn, 7, 1)),
+		LAYOUT(vfio_pci_hot_reset, 12, VFIO_DEVICE_PCI_HOT_RESET,
+		       0x3b, 113,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(count, 8, 4),
+		       FA(group_fds, 12)),
+		LAYOUT(vfio_iommu_type1_info, 24, VFIO_IOMMU_GET_INFO,
+		       0x3b, 112,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(iova_pgsizes, 8, 8),
+		       F(cap_offset, 16, 4), F(pad, 20, 4)),
+		LAYOUT_NOIOCTL(vfio_info_cap_header, 8,
+			       F(id, 0, 2), F(version, 2, 2), F(next, 4, 4)),
+		LAYOUT_NOIOCTL(vfio_iommu_type1_info_cap_iova_range, 16,
+			       F(header, 0, 8), F(nr_iovas, 8, 4),
+			       F(reserved, 12, 4), FA(iova_ranges, 16)),
+		LAYOUT_NOIOCTL(vfio_iova_range, 16,
+			       F(start, 0, 8), F(end, 8, 8)),
+		LAYOUT_NOIOCTL(vfio_iommu_type1_info_dma_avail, 12,
+			       F(header, 0, 8), F(avail, 8, 4)),
+		LAYOUT(vfio_iommu_type1_dma_map, 32, VFIO_IOMMU_MAP_DMA,
+		       0x3b, 113,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(vaddr, 8, 8),
+		       F(iova, 16, 8), F(size, 24, 8)),
+		LAYOUT(vfio_iommu_type1_dma_unmap, 24, VFIO_IOMMU_UNMAP_DMA,
+		       0x3b, 114,
+		       F(argsz, 0, 4), F(flags, 4, 4), F(iova, 8, 8),
+		       F(size, 16, 8), FA(data, 24)),
 	};
 	const struct const_fact consts[] = {
 		C(IOMMUFD_TYPE, 0x3b),
@@ -186,6 +236,29 @@ int main(void)
 		C(IOMMU_OPTION_HUGE_PAGES, 1),
 		C(IOMMU_OPTION_OP_SET, 0),
 		C(IOMMU_OPTION_OP_GET, 1),
+		C(IOMMUFD_CMD_VFIO_IOAS, 0x88),
+		C(IOMMU_VFIO_IOAS_GET, 0),
+		C(IOMMU_VFIO_IOAS_SET, 1),
+		C(IOMMU_VFIO_IOAS_CLEAR, 2),
+		C(VFIO_TYPE, 0x3b),
+		C(VFIO_BASE, 100),
+		C(VFIO_DEVICE_BIND_FLAG_TOKEN, 0x1),
+		C(VFIO_DEVICE_ATTACH_PASID, 0x1),
+		C(VFIO_DEVICE_DETACH_PASID, 0x1),
+		C(VFIO_PCI_HOT_RESET_FLAG_DEV_ID, 0x1),
+		C(VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED, 0x2),
+		C(VFIO_PCI_DEVID_OWNED, 0),
+		C(VFIO_PCI_DEVID_NOT_OWNED, -1),
+		C(VFIO_TYPE1_IOMMU, 1),
+		C(VFIO_TYPE1v2_IOMMU, 3),
+		C(VFIO_UNMAP_ALL, 9),
+		C(VFIO_IOMMU_INFO_PGSIZES, 0x1),
+		C(VFIO_IOMMU_INFO_CAPS, 0x2),
+		C(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1),
+		C(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 3),
+		C(VFIO_DMA_MAP_FLAG_READ, 0x1),
+		C(VFIO_DMA_MAP_FLAG_WRITE, 0x2),
+		C(VFIO_DMA_UNMAP_FLAG_ALL, 0x2),
 	};
 	unsigned int nr_structs = ARRAY_SIZE(structs);
 	unsigned int nr_consts = ARRAY_SIZE(consts);

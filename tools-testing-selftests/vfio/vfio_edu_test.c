@@ -1245,15 +1245,22 @@ static void cdev_start(struct __test_metadata *_metadata, struct edu_ctx *c)
 	ASSERT_EQ(0, edu_ioas_alloc(c->v.iommufd, &c->v.ioas_id));
 }
 
-static int bind_raw(int fd, __u32 argsz, __u32 flags, int iommufd)
+static int bind_token(int fd, __u32 argsz, __u32 flags, int iommufd,
+		      const void *token)
 {
 	struct vfio_device_bind_iommufd bind = {
 		.argsz = argsz,
 		.flags = flags,
 		.iommufd = iommufd,
+		.token_uuid_ptr = (uintptr_t)token,
 	};
 
 	return ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ? -errno : 0;
+}
+
+static int bind_raw(int fd, __u32 argsz, __u32 flags, int iommufd)
+{
+	return bind_token(fd, argsz, flags, iommufd, NULL);
 }
 
 static int attach_raw(int fd, __u32 argsz, __u32 flags, __u32 pt_id)
@@ -1293,6 +1300,7 @@ TEST_F_TIMEOUT(cdev, bind, 120)
 		.argsz = sizeof(reset_info),
 	};
 	struct vfio_device_bind_iommufd bind = { .argsz = 16 };
+	static const __u8 token[16] = { 0x5e, 0xed, 0x01 };
 	struct edu_ctx *c = &self->c;
 	__u32 val, dev_id = 0;
 	int fd, efd, ifd;
@@ -1328,7 +1336,22 @@ TEST_F_TIMEOUT(cdev, bind, 120)
 	/* BIND's own checks. */
 	ASSERT_EQ(-EINVAL, bind_raw(fd, 15, 0, ifd));
 	ASSERT_EQ(-EINVAL, bind_raw(fd, 24, 1U << 5, ifd));
-	ASSERT_EQ(-EINVAL, bind_raw(fd, 24, VFIO_DEVICE_BIND_FLAG_TOKEN, ifd));
+	ASSERT_EQ(-EINVAL, bind_token(fd, 24, VFIO_DEVICE_BIND_FLAG_TOKEN |
+				      1U << 5, ifd, token));
+	/*
+	 * A token: argsz must cover token_uuid_ptr, which must be readable;
+	 * the edu is neither a PF nor a VF, so vfio-pci refuses any token
+	 * (the group path's "vf_token=" rule), and takes none.
+	 */
+	ASSERT_EQ(-EINVAL, bind_token(fd, 16, VFIO_DEVICE_BIND_FLAG_TOKEN,
+				      ifd, token));
+	ASSERT_EQ(-EINVAL, bind_token(fd, 23, VFIO_DEVICE_BIND_FLAG_TOKEN,
+				      ifd, token));
+	ASSERT_EQ(-EFAULT, bind_raw(fd, 24, VFIO_DEVICE_BIND_FLAG_TOKEN, ifd));
+	ASSERT_EQ(-EFAULT, bind_token(fd, 24, VFIO_DEVICE_BIND_FLAG_TOKEN,
+				      ifd, (void *)8));
+	ASSERT_EQ(-EINVAL, bind_token(fd, 24, VFIO_DEVICE_BIND_FLAG_TOKEN,
+				      ifd, token));
 	ASSERT_EQ(-EINVAL, bind_raw(fd, 24, 0, -1));
 	ASSERT_EQ(-EINVAL, bind_raw(fd, 24, 0, -100));
 	efd = eventfd(0, EFD_CLOEXEC);
@@ -1336,6 +1359,8 @@ TEST_F_TIMEOUT(cdev, bind, 120)
 	ASSERT_EQ(-EBADFD, bind_raw(fd, 24, 0, efd));
 	close(efd);
 	ASSERT_EQ(-EBADF, bind_raw(fd, 24, 0, efd));
+	/* Without the flag, token_uuid_ptr is not read. */
+	ASSERT_EQ(-EBADF, bind_token(fd, 24, 0, efd, (void *)8));
 	/* The legacy container is not an iommufd. */
 	if (!dev_vfio_is_iommufd(_metadata)) {
 		efd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
@@ -1415,8 +1440,13 @@ TEST_F_TIMEOUT(cdev, attach_detach, 120)
 	/* Bad arguments and IDs. */
 	ASSERT_EQ(-EINVAL, attach_raw(fd, 11, 0, c->v.ioas_id));
 	ASSERT_EQ(-EINVAL, attach_raw(fd, 16, 1U << 4, c->v.ioas_id));
-	ASSERT_EQ(-EINVAL, attach_raw(fd, 12, VFIO_DEVICE_ATTACH_PASID,
-				      c->v.ioas_id));
+	/* No PASID support: EOPNOTSUPP whatever argsz says. */
+	ASSERT_EQ(-EOPNOTSUPP, attach_raw(fd, 12, VFIO_DEVICE_ATTACH_PASID,
+					  c->v.ioas_id));
+	ASSERT_EQ(-EOPNOTSUPP, attach_raw(fd, 16, VFIO_DEVICE_ATTACH_PASID,
+					  c->v.ioas_id));
+	ASSERT_EQ(-EOPNOTSUPP, detach_raw(fd, 8, VFIO_DEVICE_DETACH_PASID));
+	ASSERT_EQ(-EOPNOTSUPP, detach_raw(fd, 12, VFIO_DEVICE_DETACH_PASID));
 	ASSERT_EQ(-ENOENT, attach_raw(fd, 16, 0, 0));
 	ASSERT_EQ(-ENOENT, attach_raw(fd, 16, 0, 0x7fffffff));
 	ASSERT_EQ(-ENOENT, attach_raw(fd, 16, 0, 0xffffffff));
