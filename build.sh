@@ -58,9 +58,11 @@ include/uapi/linux/:include-linux/uapi/ include/linux/:include-linux/ \
 tools/testing/selftests/:tools-testing-selftests/ Documentation/:Documentation/"
 # python3-ply and python3-git: checkpatch's SPDX license check
 # (scripts/spdxcheck.py) needs them, and is silently skipped without them.
+# trinity and stress-ng run in the guest (test/init), with their libraries.
 APT_PACKAGES="linux-source-6.1 qemu-system-x86 sparse coccinelle b4 quilt flex \
 bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell git \
-git-email gcc make perl python3 python3-ply python3-git rsync xz-utils kmod"
+git-email gcc make perl python3 python3-ply python3-git rsync xz-utils kmod \
+trinity stress-ng"
 
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
@@ -632,10 +634,22 @@ make_initramfs() {
 	for a in sh mount umount mkdir cat echo ls grep sed awk sleep poweroff \
 		readlink basename dirname head tail cut tr wc timeout printf test \
 		find xargs env stat uname dmesg tee id chmod ln rm cp true false seq \
-		sort uniq date hexdump od perl; do
+		sort uniq date hexdump od perl mknod cmp diff kill; do
 		ln -sf busybox "$root/bin/$a"
 	done
 	rm -f "$root/bin/perl"
+	# Debian's trinity and stress-ng (test/init's hostile run) and the
+	# shared libraries they load, loader included
+	local prog lib
+	for prog in /usr/bin/trinity /usr/bin/stress-ng; do
+		[ -x "$prog" ] || continue
+		mkdir -p "$root/usr/bin"
+		cp "$prog" "$root/usr/bin/"
+		for lib in $(ldd "$prog" | grep -o '/[^ ]*'); do
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+	done
 	cp "$TESTFILES/init" "$root/init"
 	chmod 755 "$root/init"
 	# runner.sh applies the "settings" timeouts only with a /usr/bin/timeout
