@@ -40,7 +40,7 @@ NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
-QEMU_TIMEOUT=${QEMU_TIMEOUT:-2400}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-3600}
 ARCH=x86_64
 export ARCH
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
@@ -103,7 +103,7 @@ usage: ./build.sh [command]
            line "N passed, N failed, N skipped"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400), CCACHE_BASEDIR
+Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 3600), CCACHE_BASEDIR
 (default build/; a worktree of another checkout shares its ccache with
 CCACHE_DIR=<that>/build/ccache CCACHE_BASEDIR=<that>/build),
 CCACHE_DIR (default build/ccache).
