@@ -31,6 +31,7 @@ WORK=${LINUX_TREE:-$B/linux}
 KOUT=${KOUT:-$B/out}
 CHECKDIR=${CHECKDIR:-$B/check}
 DEMODIR=${DEMODIR:-$B/demo}
+FUZZDIR=${FUZZDIR:-$B/fuzz}
 TDIR=$B/test
 CACHE=$B/cache
 TESTFILES=$TOP/test
@@ -94,6 +95,13 @@ usage: ./build.sh [command]
            the second kernel out, CHECK_RUNS=nocontainer boots only it, with
            the initramfs of an earlier check)
   demo     boot the kernel built by "kernel" and run the demonstration
+  fuzz [SECONDS] [SEED]
+           soak outside the gate: boot the kernel built by "kernel" with
+           harness=fuzz: the race tests, iommufd_fuzz for SECONDS (default
+           3600; SEED default: the time), trinity and the memory-pressure
+           run for a tenth of it each; judged by the manifest's "run fuzz"
+           section, logs in build/fuzz/ (FUZZ_APPEND: more kernel
+           parameters, e.g. fuzz_vfio=none)
   mails    the mails of the series with b4 0.12, offline, from build/linux:
            build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
            -o: the final mails, To/Cc from get_maintainer.pl; nothing sent)
@@ -723,6 +731,37 @@ cmd_demo() {
 	qemu_verdict "$rdir" || die "the demonstration did not complete (console: build/demo/console.log)"
 	grep -q '^DEMO-DONE' "$rdir/results.log" || die "the demonstration did not complete (console: build/demo/console.log)"
 	say "(demo: $(elapsed "$t0"); guest console log: build/demo/console.log)"
+}
+
+# The soak of the hostile run (issue 11): the kernel of "kernel" and the
+# gate's initramfs, harness=fuzz: the race tests, iommufd_fuzz for SECS,
+# trinity and the memory-pressure run, kmemleak; judged like a gate boot
+# against the manifest's "run fuzz" section.
+cmd_fuzz() {
+	local secs=${1:-3600} seed=${2:-$(date +%s)} rdir=$FUZZDIR t0 v rc=0
+	case $secs$seed in *[!0-9]*) die "usage: ./build.sh fuzz [seconds] [seed]" ;; esac
+	cmd_kernel
+	mkdir -p "$rdir"
+	: >"$rdir/records.tsv"
+	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
+	step "QEMU: harness=fuzz, iommufd_fuzz for $secs s, seed $seed"
+	t0=$(now)
+	QEMU_TIMEOUT=$((secs * 13 / 10 + 1800)) run_qemu "$KOUT/arch/x86/boot/bzImage" \
+		"$rdir/initramfs.cpio" "$rdir" fuzz \
+		"fuzz_seconds=$secs fuzz_seed=$seed kunit.enable=0 ${FUZZ_APPEND:-}"
+	if v=$(qemu_verdict "$rdir"); then
+		printf 'PASS\tcheck\tqemu: [fuzz] clean power-off\t\n' >>"$rdir/records.tsv"
+	else
+		printf '%s\n' "$v"
+		printf 'FAIL\tcheck\tqemu: [fuzz] clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rdir/records.tsv"
+	fi
+	$PY "$TESTFILES/results.py" qemu "$rdir" --run fuzz --records "$rdir/records.tsv" || true
+	say "(QEMU: $(elapsed "$t0"); logs: ${rdir#"$TOP"/}/console.log, results.log)"
+	grep -h 'FUZZ-STATS\|PINWATCH' "$rdir/results.log" | sed 's/^[# ]*/  /' || true
+	step "summary (test/expected-results, run fuzz)"
+	$PY "$TESTFILES/results.py" summary "$rdir/records.tsv" || rc=1
+	return $rc
 }
 
 # The contributor loop: build/linux's kernel in QEMU, judged against
@@ -1509,6 +1548,7 @@ status) cmd_status ;;
 kernel) cmd_kernel ;;
 check) cmd_check ;;
 demo) cmd_demo ;;
+fuzz) shift; cmd_fuzz "$@" ;;
 mails) cmd_mails ;;
 test) cmd_test ;;
 help | -h | --help) usage ;;
