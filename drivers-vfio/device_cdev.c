@@ -123,6 +123,10 @@ long vfio_df_ioctl_bind_iommufd(struct vfio_device_file *df,
 	    bind.iommufd < 0)
 		return -EINVAL;
 
+	/* Only a cdev fd can be bound */
+	if (df->group)
+		return -EINVAL;
+
 	if (bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
 		u64 uptr;
 
@@ -138,17 +142,16 @@ long vfio_df_ioctl_bind_iommufd(struct vfio_device_file *df,
 		token_ptr = &token;
 	}
 
-	/* Only a cdev fd can be bound */
-	if (df->group)
-		return -EINVAL;
-
 	ret = vfio_device_block_group(device);
 	if (ret)
 		return ret;
 
 	mutex_lock(&device->dev_set->lock);
-	/* One bind per fd */
-	if (df->access_granted) {
+	/*
+	 * One bind per fd, and one bound fd per device: refused before the
+	 * token is looked at, which for a vfio-pci PF may set it.
+	 */
+	if (df->access_granted || device->open_count) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}

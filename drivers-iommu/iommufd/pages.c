@@ -218,15 +218,15 @@ static unsigned long iopt_pin_batch_pages(struct iommufd_ctx *ictx)
 #ifdef CONFIG_IOMMUFD_TEST
 	size_t limit = READ_ONCE(ictx->test_memory_limit);
 
-	if (limit)
+	/*
+	 * The test limit only makes batches smaller: any opener of
+	 * /dev/iommu sets it, and the page array of a batch is allocated
+	 * whole, so it must stay within IOPT_PIN_BATCH_BYTES.
+	 */
+	if (limit && limit < bytes)
 		bytes = limit;
 #endif
-	/*
-	 * pin_user_pages_fast() takes an int count, and kvmalloc() refuses
-	 * (with a WARN) more than INT_MAX bytes.
-	 */
-	return clamp_t(size_t, bytes / sizeof(struct page *), 1,
-		       INT_MAX / sizeof(struct page *));
+	return max_t(size_t, bytes / sizeof(struct page *), 1);
 }
 
 static int iopt_charge_user(struct user_struct *user, unsigned long npages)

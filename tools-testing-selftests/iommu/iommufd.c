@@ -2634,6 +2634,30 @@ TEST_F(iommufd_limits, temp_memory_limit_per_context)
 	close(fd2);
 }
 
+/*
+ * The limit can only make pin batches smaller.  A huge one once sized the
+ * page array of a batch: a MAP of a huge length asked kvmalloc() for 2 GiB
+ * and the kernel logged an allocation failure with a stack dump (which the
+ * gate's guest log check fails on).  Now the MAP pins in small batches
+ * until it reaches the end of the buffer's mapping: EFAULT, nothing left
+ * pinned.
+ */
+TEST_F(iommufd_limits, temp_memory_limit_huge)
+{
+	__u32 ioas_id;
+	__u64 iova;
+
+	/* No domain: the IOVA space is not what stops a 1 TiB map */
+	test_ioctl_ioas_alloc(&ioas_id);
+	ASSERT_EQ(0, _test_cmd_set_temp_memory_limit(self->fd, 0xffffffff));
+	ASSERT_EQ(-1, _test_ioctl_ioas_map(self->fd, ioas_id, self->buffer,
+					   1ULL << 40, &iova,
+					   IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, _test_cmd_set_temp_memory_limit(self->fd, 0));
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
 static double now_sec(void)
 {
 	struct timespec ts;

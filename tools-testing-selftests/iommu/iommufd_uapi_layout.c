@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <linux/types.h>
 #include <linux/iommufd.h>
+#include <linux/kvm.h>
 #include <linux/vfio.h>
 
 #include "../kselftest.h"
@@ -259,6 +260,10 @@ int main(void)
 		C(VFIO_DMA_MAP_FLAG_READ, 0x1),
 		C(VFIO_DMA_MAP_FLAG_WRITE, 0x2),
 		C(VFIO_DMA_UNMAP_FLAG_ALL, 0x2),
+		C(KVM_DEV_VFIO_FILE, 1),
+		C(KVM_DEV_VFIO_FILE_ADD, 1),
+		C(KVM_DEV_VFIO_FILE_DEL, 2),
+		C(KVM_DEV_VFIO_FILE_SET_SPAPR_TCE, 3),
 	};
 	unsigned int nr_structs = ARRAY_SIZE(structs);
 	unsigned int nr_consts = ARRAY_SIZE(consts);
