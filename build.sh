@@ -31,6 +31,7 @@ WORK=${LINUX_TREE:-$B/linux}
 KOUT=${KOUT:-$B/out}
 CHECKDIR=${CHECKDIR:-$B/check}
 DEMODIR=${DEMODIR:-$B/demo}
+FUZZDIR=${FUZZDIR:-$B/fuzz}
 TDIR=$B/test
 CACHE=$B/cache
 TESTFILES=$TOP/test
@@ -40,7 +41,7 @@ NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
-QEMU_TIMEOUT=${QEMU_TIMEOUT:-2400}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-3600}
 ARCH=x86_64
 export ARCH
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
@@ -58,9 +59,11 @@ include/uapi/linux/:include-linux/uapi/ include/linux/:include-linux/ \
 tools/testing/selftests/:tools-testing-selftests/ Documentation/:Documentation/"
 # python3-ply and python3-git: checkpatch's SPDX license check
 # (scripts/spdxcheck.py) needs them, and is silently skipped without them.
+# trinity and stress-ng run in the guest (test/init), with their libraries.
 APT_PACKAGES="linux-source-6.1 qemu-system-x86 sparse coccinelle b4 quilt flex \
 bison bc libelf-dev libssl-dev cpio busybox-static ccache codespell git \
-git-email gcc make perl python3 python3-ply python3-git rsync xz-utils kmod"
+git-email gcc make perl python3 python3-ply python3-git rsync xz-utils kmod \
+trinity stress-ng"
 
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
@@ -92,6 +95,13 @@ usage: ./build.sh [command]
            the second kernel out, CHECK_RUNS=nocontainer boots only it, with
            the initramfs of an earlier check)
   demo     boot the kernel built by "kernel" and run the demonstration
+  fuzz [SECONDS] [SEED]
+           soak outside the gate: boot the kernel built by "kernel" with
+           harness=fuzz: the race tests, iommufd_fuzz for SECONDS (default
+           3600; SEED default: the time), trinity and the memory-pressure
+           run for a tenth of it each; judged by the manifest's "run fuzz"
+           section, logs in build/fuzz/ (FUZZ_APPEND: more kernel
+           parameters, e.g. fuzz_vfio=none)
   mails    the mails of the series with b4 0.12, offline, from build/linux:
            build/mails/patches (b4 prep -p) and build/mails/eml (b4 send
            -o: the final mails, To/Cc from get_maintainer.pl; nothing sent)
@@ -101,7 +111,7 @@ usage: ./build.sh [command]
            line "N passed, N failed, N skipped"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 2400), CCACHE_BASEDIR
+Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 3600), CCACHE_BASEDIR
 (default build/; a worktree of another checkout shares its ccache with
 CCACHE_DIR=<that>/build/ccache CCACHE_BASEDIR=<that>/build),
 CCACHE_DIR (default build/ccache).
@@ -632,10 +642,22 @@ make_initramfs() {
 	for a in sh mount umount mkdir cat echo ls grep sed awk sleep poweroff \
 		readlink basename dirname head tail cut tr wc timeout printf test \
 		find xargs env stat uname dmesg tee id chmod ln rm cp true false seq \
-		sort uniq date hexdump od perl; do
+		sort uniq date hexdump od perl mknod cmp diff kill; do
 		ln -sf busybox "$root/bin/$a"
 	done
 	rm -f "$root/bin/perl"
+	# Debian's trinity and stress-ng (test/init's hostile run) and the
+	# shared libraries they load, loader included
+	local prog lib
+	for prog in /usr/bin/trinity /usr/bin/stress-ng; do
+		[ -x "$prog" ] || continue
+		mkdir -p "$root/usr/bin"
+		cp "$prog" "$root/usr/bin/"
+		for lib in $(ldd "$prog" | grep -o '/[^ ]*'); do
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+	done
 	cp "$TESTFILES/init" "$root/init"
 	chmod 755 "$root/init"
 	# runner.sh applies the "settings" timeouts only with a /usr/bin/timeout
@@ -709,6 +731,37 @@ cmd_demo() {
 	qemu_verdict "$rdir" || die "the demonstration did not complete (console: build/demo/console.log)"
 	grep -q '^DEMO-DONE' "$rdir/results.log" || die "the demonstration did not complete (console: build/demo/console.log)"
 	say "(demo: $(elapsed "$t0"); guest console log: build/demo/console.log)"
+}
+
+# The soak of the hostile run (issue 11): the kernel of "kernel" and the
+# gate's initramfs, harness=fuzz: the race tests, iommufd_fuzz for SECS,
+# trinity and the memory-pressure run, kmemleak; judged like a gate boot
+# against the manifest's "run fuzz" section.
+cmd_fuzz() {
+	local secs=${1:-3600} seed=${2:-$(date +%s)} rdir=$FUZZDIR t0 v rc=0
+	case $secs$seed in *[!0-9]*) die "usage: ./build.sh fuzz [seconds] [seed]" ;; esac
+	cmd_kernel
+	mkdir -p "$rdir"
+	: >"$rdir/records.tsv"
+	build_ksft "$WORK" "$KOUT" "$rdir/ksft" "$rdir/ksft.log" || { tail -n 30 "$rdir/ksft.log"; die "kselftest build failed"; }
+	make_initramfs "$rdir/ksft" "$rdir/initramfs.cpio" || die "initramfs failed"
+	step "QEMU: harness=fuzz, iommufd_fuzz for $secs s, seed $seed"
+	t0=$(now)
+	QEMU_TIMEOUT=$((secs * 13 / 10 + 1800)) run_qemu "$KOUT/arch/x86/boot/bzImage" \
+		"$rdir/initramfs.cpio" "$rdir" fuzz \
+		"fuzz_seconds=$secs fuzz_seed=$seed kunit.enable=0 ${FUZZ_APPEND:-}"
+	if v=$(qemu_verdict "$rdir"); then
+		printf 'PASS\tcheck\tqemu: [fuzz] clean power-off\t\n' >>"$rdir/records.tsv"
+	else
+		printf '%s\n' "$v"
+		printf 'FAIL\tcheck\tqemu: [fuzz] clean power-off\t%s\n' "$(printf '%s' "$v" | sed -n '1,1p')" >>"$rdir/records.tsv"
+	fi
+	$PY "$TESTFILES/results.py" qemu "$rdir" --run fuzz --records "$rdir/records.tsv" || true
+	say "(QEMU: $(elapsed "$t0"); logs: ${rdir#"$TOP"/}/console.log, results.log)"
+	grep -h 'FUZZ-STATS\|PINWATCH' "$rdir/results.log" | sed 's/^[# ]*/  /' || true
+	step "summary (test/expected-results, run fuzz)"
+	$PY "$TESTFILES/results.py" summary "$rdir/records.tsv" || rc=1
+	return $rc
 }
 
 # The contributor loop: build/linux's kernel in QEMU, judged against
@@ -1546,6 +1599,7 @@ status) cmd_status ;;
 kernel) cmd_kernel ;;
 check) cmd_check ;;
 demo) cmd_demo ;;
+fuzz) shift; cmd_fuzz "$@" ;;
 mails) cmd_mails ;;
 test) cmd_test ;;
 help | -h | --help) usage ;;

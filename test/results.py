@@ -19,7 +19,9 @@ RESULT = PASS|FAIL|SKIP, CLASS = test|check).
 
 A QEMU run directory holds:
   results.log  (guest ttyS1): HARNESS-BEGIN/END, KSFT-BEGIN/END around
-               run_kselftest.sh (KTAP, one "# " per nesting level), the
+               run_kselftest.sh (KTAP, one "# " per nesting level),
+               HOSTILE-BEGIN/END around the pieces test/init runs itself
+               (fuzzer, trinity, memory pressure), in the same format, the
                kmemleak report between KMEMLEAK-BEGIN/END
   console.log  (guest ttyS0): the kernel log, with KUnit's KTAP
 
@@ -95,11 +97,11 @@ def read_manifest(path):
         if words[0] == "run" and len(words) == 2:
             run = words[1]
             last = None
-        elif words[0] in ("kunit", "kselftest") and len(words) == 3:
+        elif words[0] in ("kunit", "kselftest", "harness") and len(words) == 3:
             if not words[2].isdigit():
                 raise ManifestError(f"{where}: minimum must be a number: {raw}")
-            if words[0] == "kselftest" and words[1].count("/") != 1:
-                raise ManifestError(f"{where}: kselftest names are DIR/PROG: {raw}")
+            if words[0] != "kunit" and words[1].count("/") != 1:
+                raise ManifestError(f"{where}: {words[0]} names are DIR/PROG: {raw}")
             last = Suite(words[0], words[1], int(words[2]), run, n)
             suites.append(last)
         elif words[0] == "installed" and len(words) == 2:
@@ -112,8 +114,8 @@ def read_manifest(path):
             last = Suite("check", words[1].replace("_", " "), m, run, n)
             suites.append(last)
         elif words[0] == "skip" and len(words) >= 3:
-            if not last or last.kind not in ("kunit", "kselftest"):
-                raise ManifestError(f"{where}: skip outside a kunit/kselftest entry")
+            if not last or last.kind not in ("kunit", "kselftest", "harness"):
+                raise ManifestError(f"{where}: skip outside a kunit/kselftest/harness entry")
             # "skip TEST  reason ..." (the reason is everything after TEST)
             test = words[1]
             reason = line.split(None, 2)[2].strip()
@@ -217,18 +219,20 @@ def parse_program_line(p, line):
         p.diag.append(line)
 
 
-def parse_kselftest(res):
-    """run_kselftest.sh output between KSFT-BEGIN and KSFT-END."""
-    info = {"begin": False, "end_rc": None, "plans": [], "tops": 0,
+def parse_kselftest(res, begin="KSFT-BEGIN", end="KSFT-END"):
+    """run_kselftest.sh output between KSFT-BEGIN and KSFT-END, or what
+    test/init runs itself, in the same format, between other markers."""
+    info = {"begin": False, "end": False, "end_rc": None, "plans": [], "tops": 0,
             "progs": {}, "order": [], "noise": []}
     inside = False
     cur = None
     for line in res:
-        if line.startswith("KSFT-BEGIN"):
+        if line.startswith(begin):
             info["begin"] = True
             inside = True
             continue
-        if line.startswith("KSFT-END"):
+        if line.startswith(end):
+            info["end"] = True
             m = re.search(r"rc=(\d+)", line)
             info["end_rc"] = int(m.group(1)) if m else None
             inside = False
@@ -357,6 +361,43 @@ def judge_cases(rec, suite, label, cases, failures):
     return len(cases), skipped
 
 
+def judge_programs(rec, info, listed, kind, failures):
+    """The records of each program of a parsed run (parse_kselftest()),
+    judged against the manifest's entries of that kind."""
+    for name in info["order"]:
+        p = info["progs"][name]
+        label = f"{kind} {name}"
+        m = listed.get(name)
+        n, skipped = judge_cases(rec, m, label, p.cases, failures)
+        problems = []
+        if m is None:
+            problems.append("ran, but is not listed in test/expected-results")
+        if p.top is None:
+            problems.append("no result line from the runner (runner killed?)")
+        else:
+            ok, directive, reason = p.top
+            if directive == "TIMEOUT":
+                where = f" while running {p.last_run}" if p.last_run else ""
+                problems.append(f"killed by its timeout ({reason}){where}")
+            elif not ok and not any(c[0] == "FAIL" for c in p.cases):
+                problems.append(f"program failed outside its test cases ({reason or 'not ok'})")
+        if p.plan_skip is not None:
+            problems.append(f"the whole program skipped: {p.plan_skip}")
+        elif p.plan is None:
+            problems.append("printed no TAP plan")
+        elif p.plan != n:
+            problems.append(f"plan 1..{p.plan} not met: {n} results")
+        if m is not None:
+            problems += check_min(m, n, skipped)
+        manifest_record(rec, f"manifest: {label}", problems, n, failures,
+                        detail=p.output[-15:] if problems else [])
+    for name, m in listed.items():
+        if name not in info["progs"]:
+            manifest_record(rec, f"manifest: {kind} {name}",
+                            ["absent from the run (not installed, or the runner stopped "
+                             "before it)"], 0, failures)
+
+
 def cmd_qemu(args, manifest, rec):
     rdir = args.pop(0)
     run = "test"
@@ -421,38 +462,23 @@ def cmd_qemu(args, manifest, rec):
                                f"{info['tops']} reported")
     manifest_record(rec, "guest log: run_kselftest.sh ran every program", runner_problems,
                     None, failures, detail=info["noise"][-10:])
-    for name in info["order"]:
-        p = info["progs"][name]
-        label = f"kselftest {name}"
-        m = listed.get(name)
-        n, skipped = judge_cases(rec, m, label, p.cases, failures)
+    judge_programs(rec, info, listed, "kselftest", failures)
+
+    # -- what test/init runs itself: the fuzzer, trinity, memory pressure
+    hinfo = parse_kselftest(res, "HOSTILE-BEGIN", "HOSTILE-END")
+    hlisted = {s.name: s for s in want if s.kind == "harness"}
+    if hlisted or hinfo["begin"]:
         problems = []
-        if m is None:
-            problems.append("ran, but is not listed in test/expected-results")
-        if p.top is None:
-            problems.append("no result line from the runner (runner killed?)")
-        else:
-            ok, directive, reason = p.top
-            if directive == "TIMEOUT":
-                where = f" while running {p.last_run}" if p.last_run else ""
-                problems.append(f"killed by its timeout ({reason}){where}")
-            elif not ok and not any(c[0] == "FAIL" for c in p.cases):
-                problems.append(f"program failed outside its test cases ({reason or 'not ok'})")
-        if p.plan_skip is not None:
-            problems.append(f"the whole program skipped: {p.plan_skip}")
-        elif p.plan is None:
-            problems.append("printed no TAP plan")
-        elif p.plan != n:
-            problems.append(f"plan 1..{p.plan} not met: {n} results")
-        if m is not None:
-            problems += check_min(m, n, skipped)
-        manifest_record(rec, f"manifest: {label}", problems, n, failures,
-                        detail=p.output[-15:] if problems else [])
-    for name, m in listed.items():
-        if name not in info["progs"]:
-            manifest_record(rec, f"manifest: kselftest {name}",
-                            ["absent from the run (not installed, or the runner stopped "
-                             "before it)"], 0, failures)
+        if not hinfo["begin"]:
+            problems.append("the guest never started the hostile run (no HOSTILE-BEGIN)")
+        elif not hinfo["end"]:
+            problems.append("the hostile run did not finish (no HOSTILE-END)")
+        if hinfo["plans"] and sum(hinfo["plans"]) != hinfo["tops"]:
+            problems.append(f"the hostile run announced {sum(hinfo['plans'])} pieces, "
+                            f"{hinfo['tops']} reported")
+        manifest_record(rec, "guest log: the hostile run reported every piece", problems,
+                        None, failures, detail=hinfo["noise"][-10:])
+        judge_programs(rec, hinfo, hlisted, "harness", failures)
 
     # -- guest log checks
     in_km, leaks, scans = None, [], 0
