@@ -26,11 +26,13 @@
  * binding.  An attached device holds a reference on its HW_PAGETABLE,
  * which holds one on its IOAS.
  *
- * Locking, outermost first: idev->lock -> ioas->mutex -> group->mutex
- * (iommu core).  Attach and detach of one device are serialized by
- * idev->lock; every change of a HW_PAGETABLE's device list, and every
- * attach or detach of a device in an IOAS, happens under that IOAS's
- * mutex.  The driver must not call anything on a device concurrently with,
+ * Locking, outermost first: idev->lock -> ioas->mutex -> the io_pagetable's
+ * domains_rwsem -> group->mutex (iommu core).  Attach and detach of one
+ * device are serialized by idev->lock; every change of a HW_PAGETABLE's
+ * device list, and every attach or detach of a device in an IOAS, happens
+ * under that IOAS's mutex, and the driver's attach or detach on a domain
+ * that is in the IOAS also under domains_rwsem for write (see
+ * iopt_domain_devices_lock()).  The driver must not call anything on a device concurrently with,
  * or after, its unbind.
  */
 #include <linux/device.h>
@@ -349,8 +351,14 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 	 * cache coherency is refused by the driver for a device whose IOMMU
 	 * cannot enforce it (6.1 has no capability to ask beforehand).
 	 */
+	/*
+	 * The domain is in the IOAS: no (un)mapping while the driver works,
+	 * nor before the IOAS knows what the driver changed
+	 */
+	iopt_domain_devices_lock(&hwpt->ioas->iopt);
 	rc = iommu_attach_device_shared(hwpt->domain, idev->dev, idev->ictx);
 	if (rc) {
+		iopt_domain_devices_unlock(&hwpt->ioas->iopt);
 		rc = iommufd_device_attach_errno(idev, hwpt->domain, rc);
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
@@ -365,9 +373,11 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 		if (rc) {
 			iommu_detach_device_shared(hwpt->domain, idev->dev,
 						   idev->ictx);
+			iopt_domain_devices_unlock(&hwpt->ioas->iopt);
 			return rc;
 		}
 	}
+	iopt_domain_devices_unlock(&hwpt->ioas->iopt);
 
 	iommufd_device_link_hwpt(idev, hwpt);
 	return 0;
@@ -626,8 +636,14 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	mutex_lock(&ioas->mutex);
 	list_del_init(&idev->devices_item);
 	idev->hwpt = NULL;
-	/* The group's last device puts it back on its blocking domain */
+	/*
+	 * The group's last device puts it back on its blocking domain.  The
+	 * domain stays in the IOAS until the HW_PAGETABLE is destroyed, so
+	 * MAP and UNMAP may be using it: see iopt_domain_devices_lock().
+	 */
+	iopt_domain_devices_lock(&ioas->iopt);
 	iommu_detach_device_shared(hwpt->domain, idev->dev, idev->ictx);
+	iopt_domain_devices_unlock(&ioas->iopt);
 	if (hwpt->auto_domain && list_empty(&hwpt->devices)) {
 		/*
 		 * Unlinked from the IOAS now, so no attach can find it any

@@ -53,6 +53,14 @@
  *    them while the area is (un)mapped in the domains, so an area is in the
  *    tree exactly when it is mapped in every domain.  Adding or removing a
  *    domain takes both for write.
+ *  - iommufd's attach or detach of a device on a domain that is in the
+ *    io_pagetable happens under domains_rwsem for write (see
+ *    iopt_domain_devices_lock()).  The iommu core also attaches a domain
+ *    by itself: a device hot-added to a group joins the group's domain,
+ *    and a device whose driver unbinds or that is removed with its claim
+ *    puts its group on the blocking domain.  Those devices share the
+ *    group's IOMMU unit, so for 6.1 intel they change only a count, free
+ *    nothing and leave the address width alone.
  *  - Memory is pinned before the locks are taken and references to pages
  *    are dropped (unpinning) after they are released.
  *  - Two io_pagetables' locks are never held together: IOMMU_IOAS_COPY
@@ -1348,7 +1356,9 @@ static void iopt_find_aperture_resv(struct io_pagetable *iopt,
  * intersection of every aperture it reported), and the IOVA alignment
  * only grows.  Check that every mapping and allowed range of @iopt still
  * fits, then extend the reservation.  The reservation never needs to be
- * allocated under the locks: both nodes are allocated first.
+ * allocated under iova_rwsem: both nodes are allocated first.  The caller
+ * holds iopt_domain_devices_lock() since before the driver's attach, so
+ * that no map sees the domain changed and the io_pagetable not yet.
  *
  * Return: 0; -EINVAL if @domain has no usable page size or a bad aperture
  * (or is not in @iopt); -EADDRINUSE if a mapping is misaligned for its
@@ -1378,7 +1388,7 @@ int iopt_table_update_domain(struct io_pagetable *iopt,
 		goto out_free;
 	}
 
-	down_write(&iopt->domains_rwsem);
+	lockdep_assert_held_write(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 
 	for (index = 0; index != iopt->next_domain_id; index++)
@@ -1442,11 +1452,40 @@ int iopt_table_update_domain(struct io_pagetable *iopt,
 
 out_unlock:
 	up_write(&iopt->iova_rwsem);
-	up_write(&iopt->domains_rwsem);
 out_free:
 	kfree(below);
 	kfree(above);
 	return rc;
+}
+
+/**
+ * iopt_domain_devices_lock() - Stop (un)mapping while a domain's devices change
+ * @iopt: the io_pagetable that holds the domain
+ *
+ * 6.1's drivers change a domain's state when a device is attached to it or
+ * detached from it, and read that state without a lock when they map,
+ * unmap or flush: intel frees the domain's record of an IOMMU unit at the
+ * detach of the unit's last device while intel_iommu_iotlb_sync_map() may
+ * be walking the records, and an attach can change the domain's address
+ * width and page sizes.  So an attach or detach on a domain that is in
+ * @iopt is made between iopt_domain_devices_lock() and
+ * iopt_domain_devices_unlock(), which hold domains_rwsem for write: no
+ * fill, map, unmap or unfill of any of @iopt's domains runs meanwhile.
+ * The caller holds ioas->mutex (the lock order above) and no other lock
+ * of @iopt; the iommu core's group->mutex nests inside.
+ */
+void iopt_domain_devices_lock(struct io_pagetable *iopt)
+{
+	down_write(&iopt->domains_rwsem);
+}
+
+/**
+ * iopt_domain_devices_unlock() - Undo iopt_domain_devices_lock()
+ * @iopt: the io_pagetable that holds the domain
+ */
+void iopt_domain_devices_unlock(struct io_pagetable *iopt)
+{
+	up_write(&iopt->domains_rwsem);
 }
 
 /**

@@ -287,9 +287,16 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
  * Re-check @domain, already added, after the driver changed its aperture or
  * page sizes; -EADDRINUSE (and no change) if the mappings no longer fit.
  * The usable IOVA of @domain only shrinks and the alignment only grows.
+ * The caller holds iopt_domain_devices_lock().
  */
 int iopt_table_update_domain(struct io_pagetable *iopt,
 			     struct iommu_domain *domain);
+/*
+ * Around a driver's attach or detach of a device on a domain of @iopt: no
+ * (un)mapping runs meanwhile (domains_rwsem for write)
+ */
+void iopt_domain_devices_lock(struct io_pagetable *iopt);
+void iopt_domain_devices_unlock(struct io_pagetable *iopt);
 /*
  * IOMMU_OPTION_HUGE_PAGES; -EINVAL when it cannot be changed now,
  * -EADDRINUSE when a mapping is not PAGE_SIZE aligned

@@ -125,6 +125,17 @@ struct mock_map {
  * @intel_max_addr: MOCK_KIND_INTEL: end of the highest mapping ever made,
  *                  lowered only when exactly that mapping is unmapped
  *                  (6.1's dmar_domain->max_addr)
+ * @intel_walkers: MOCK_KIND_INTEL, not under @lock: map, unmap and IOTLB
+ *                 sync calls in progress.  6.1 intel reads the domain's
+ *                 per-unit records there without a lock
+ *                 (intel_iommu_iotlb_sync_map(), intel_iommu_tlb_sync()),
+ *                 and attach and detach change them (the unit's last
+ *                 device frees its record, a join may drop page-table
+ *                 levels)
+ * @intel_attaching: MOCK_KIND_INTEL, not under @lock: attaches of a device
+ *                   to the domain or off it in progress.  A walker and an
+ *                   attach on one domain at the same time WARN, whichever
+ *                   came first.
  */
 struct mock_iommu_domain {
 	struct iommu_domain domain;
@@ -138,6 +149,8 @@ struct mock_iommu_domain {
 	u64 intel_gaw_last;
 	u64 intel_agaw_last;
 	u64 intel_max_addr;
+	atomic_t intel_walkers;
+	atomic_t intel_attaching;
 };
 
 static const struct iommu_domain_ops mock_domain_ops;
@@ -280,6 +293,58 @@ static void mock_domain_del_dev(struct mock_iommu_domain *mock,
 	spin_unlock(&mock->lock);
 }
 
+#define MOCK_INTEL_RACE_MSG \
+	"iommufd: a device was attached to or detached from an intel domain while the domain was mapped, unmapped or flushed\n"
+
+/* See @intel_walkers and @intel_attaching of struct mock_iommu_domain */
+static struct mock_iommu_domain *mock_intel(struct iommu_domain *domain)
+{
+	if (!domain || domain->ops != &mock_domain_ops ||
+	    to_mock_domain(domain)->kind != MOCK_KIND_INTEL)
+		return NULL;
+	return to_mock_domain(domain);
+}
+
+static void mock_walk_begin(struct iommu_domain *domain)
+{
+	struct mock_iommu_domain *mock = mock_intel(domain);
+
+	if (!mock)
+		return;
+	atomic_inc(&mock->intel_walkers);
+	/* Pairs with the one in mock_attach_begin() */
+	smp_mb__after_atomic();
+	WARN(atomic_read(&mock->intel_attaching), MOCK_INTEL_RACE_MSG);
+}
+
+static void mock_walk_end(struct iommu_domain *domain)
+{
+	struct mock_iommu_domain *mock = mock_intel(domain);
+
+	if (mock)
+		atomic_dec(&mock->intel_walkers);
+}
+
+static void mock_attach_begin(struct iommu_domain *domain)
+{
+	struct mock_iommu_domain *mock = mock_intel(domain);
+
+	if (!mock)
+		return;
+	atomic_inc(&mock->intel_attaching);
+	/* Pairs with the one in mock_walk_begin() */
+	smp_mb__after_atomic();
+	WARN(atomic_read(&mock->intel_walkers), MOCK_INTEL_RACE_MSG);
+}
+
+static void mock_attach_end(struct iommu_domain *domain)
+{
+	struct mock_iommu_domain *mock = mock_intel(domain);
+
+	if (mock)
+		atomic_dec(&mock->intel_attaching);
+}
+
 /*
  * Attaching a domain moves the device off its previous one, as 6.1's
  * drivers do: the core never calls detach_dev when it switches domains.
@@ -293,20 +358,25 @@ static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
 	struct iommu_domain *old = mdev->domain;
-	int rc;
+	int rc = 0;
 
 	if (old == domain)
 		return 0;
+	mock_attach_begin(old);
+	mock_attach_begin(domain);
 	if (old && old->ops == &mock_domain_ops)
 		mock_domain_del_dev(to_mock_domain(old), mdev);
 	WRITE_ONCE(mdev->domain, NULL);
 	if (domain->ops == &mock_domain_ops) {
 		rc = mock_domain_add_dev(to_mock_domain(domain), mdev);
 		if (rc)
-			return rc;
+			goto out;
 	}
 	WRITE_ONCE(mdev->domain, domain);
-	return 0;
+out:
+	mock_attach_end(domain);
+	mock_attach_end(old);
+	return rc;
 }
 
 static void mock_domain_nop_detach(struct iommu_domain *domain,
@@ -424,10 +494,10 @@ static void mock_domain_free(struct iommu_domain *domain)
 	kfree(mock);
 }
 
-static int mock_domain_map_pages(struct iommu_domain *domain,
-				 unsigned long iova, phys_addr_t paddr,
-				 size_t pgsize, size_t pgcount, int prot,
-				 gfp_t gfp, size_t *mapped)
+static int __mock_domain_map_pages(struct iommu_domain *domain,
+				   unsigned long iova, phys_addr_t paddr,
+				   size_t pgsize, size_t pgcount, int prot,
+				   gfp_t gfp, size_t *mapped)
 {
 	struct mock_iommu_domain *mock = to_mock_domain(domain);
 	unsigned long first = iova / MOCK_IO_PAGE_SIZE;
@@ -513,14 +583,28 @@ err_erase:
 	return rc;
 }
 
+static int mock_domain_map_pages(struct iommu_domain *domain,
+				 unsigned long iova, phys_addr_t paddr,
+				 size_t pgsize, size_t pgcount, int prot,
+				 gfp_t gfp, size_t *mapped)
+{
+	int rc;
+
+	mock_walk_begin(domain);
+	rc = __mock_domain_map_pages(domain, iova, paddr, pgsize, pgcount,
+				     prot, gfp, mapped);
+	mock_walk_end(domain);
+	return rc;
+}
+
 /*
  * Unmap from @iova up to the first hole and return how much was unmapped:
  * 0 if @iova is not mapped, so that the core stops there.  Never allocates.
  */
-static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
-				      unsigned long iova, size_t pgsize,
-				      size_t pgcount,
-				      struct iommu_iotlb_gather *gather)
+static size_t __mock_domain_unmap_pages(struct iommu_domain *domain,
+					unsigned long iova, size_t pgsize,
+					size_t pgcount,
+					struct iommu_iotlb_gather *gather)
 {
 	struct mock_iommu_domain *mock = to_mock_domain(domain);
 	size_t size = pgsize * pgcount;
@@ -546,6 +630,19 @@ static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
 	return done;
 }
 
+static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
+				      unsigned long iova, size_t pgsize,
+				      size_t pgcount,
+				      struct iommu_iotlb_gather *gather)
+{
+	size_t done;
+
+	mock_walk_begin(domain);
+	done = __mock_domain_unmap_pages(domain, iova, pgsize, pgcount, gather);
+	mock_walk_end(domain);
+	return done;
+}
+
 /*
  * Called once per iommu_unmap() with everything it unmapped in @gather.
  * iommufd must unmap whole earlier maps: the IOVA just before and just
@@ -560,6 +657,7 @@ static void mock_domain_iotlb_sync(struct iommu_domain *domain,
 	if (!IS_ENABLED(CONFIG_IOMMUFD_TEST) || gather->start > gather->end)
 		return;
 
+	mock_walk_begin(domain);
 	rcu_read_lock();
 	if (gather->start >= MOCK_IO_PAGE_SIZE) {
 		map = xa_load(&mock->maps,
@@ -576,6 +674,15 @@ static void mock_domain_iotlb_sync(struct iommu_domain *domain,
 		     gather->end, map->iova, map->size);
 	}
 	rcu_read_unlock();
+	mock_walk_end(domain);
+}
+
+/* Called by iommu_map() after the map_pages calls; nothing to sync here */
+static void mock_domain_iotlb_sync_map(struct iommu_domain *domain,
+				       unsigned long iova, size_t size)
+{
+	mock_walk_begin(domain);
+	mock_walk_end(domain);
 }
 
 static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
@@ -621,6 +728,7 @@ static const struct iommu_domain_ops mock_domain_ops = {
 	.map_pages = mock_domain_map_pages,
 	.unmap_pages = mock_domain_unmap_pages,
 	.iotlb_sync = mock_domain_iotlb_sync,
+	.iotlb_sync_map = mock_domain_iotlb_sync_map,
 	.iova_to_phys = mock_domain_iova_to_phys,
 	.enforce_cache_coherency = mock_domain_enforce_cache_coherency,
 	.free = mock_domain_free,
