@@ -32,8 +32,8 @@
  * device list, and every attach or detach of a device in an IOAS, happens
  * under that IOAS's mutex, and the driver's attach or detach on a domain
  * that is in the IOAS also under domains_rwsem for write (see
- * iopt_domain_devices_lock()).  The driver must not call anything on a device concurrently with,
- * or after, its unbind.
+ * iopt_domain_devices_lock()).  The driver must not call anything on a
+ * device concurrently with, or after, its unbind.
  */
 #include <linux/device.h>
 #include <linux/file.h>
@@ -349,11 +349,9 @@ static int iommufd_device_do_attach(struct iommufd_device *idev,
 	 * The first device of its group moves the group to the domain, and
 	 * the driver is told; the others only join.  A domain that enforces
 	 * cache coherency is refused by the driver for a device whose IOMMU
-	 * cannot enforce it (6.1 has no capability to ask beforehand).
-	 */
-	/*
-	 * The domain is in the IOAS: no (un)mapping while the driver works,
-	 * nor before the IOAS knows what the driver changed
+	 * cannot enforce it (6.1 has no capability to ask beforehand).  The
+	 * domain is in the IOAS: no (un)mapping while the driver works, nor
+	 * before the IOAS knows what the driver changed.
 	 */
 	iopt_domain_devices_lock(&hwpt->ioas->iopt);
 	rc = iommu_attach_device_shared(hwpt->domain, idev->dev, idev->ictx);

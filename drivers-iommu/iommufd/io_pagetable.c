@@ -43,8 +43,9 @@
  *
  * Locking
  * -------
- * ioas->mutex -> domains_rwsem -> iova_rwsem.  struct iopt_pages has no
- * lock: it is immutable once published (see pages.c).
+ * ioas->mutex -> domains_rwsem -> iova_rwsem, and domains_rwsem ->
+ * group->mutex of the iommu core.  struct iopt_pages has no lock: it is
+ * immutable once published (see pages.c).
  *  - domains_rwsem (write) changes the domain set and iova_alignment; its
  *    read side keeps both stable, which every (un)map of an area needs to
  *    mirror it in all domains.
@@ -55,12 +56,14 @@
  *    domain takes both for write.
  *  - iommufd's attach or detach of a device on a domain that is in the
  *    io_pagetable happens under domains_rwsem for write (see
- *    iopt_domain_devices_lock()).  The iommu core also attaches a domain
- *    by itself: a device hot-added to a group joins the group's domain,
- *    and a device whose driver unbinds or that is removed with its claim
- *    puts its group on the blocking domain.  Those devices share the
- *    group's IOMMU unit, so for 6.1 intel they change only a count, free
- *    nothing and leave the address width alone.
+ *    iopt_domain_devices_lock()).  The iommu core also attaches domains
+ *    by itself, without that lock: a device hot-added to a group joins
+ *    the group's domain (for 6.1 intel it shares the group's IOMMU unit,
+ *    so only a count changes), and a device whose driver unbinds, or
+ *    that is removed, while its owner still has it attached puts the
+ *    whole group on the blocking domain, which can free a unit's record
+ *    under a concurrent map.  The core WARNs then: it is the recovery
+ *    from an owner that did not detach (VFIO always detaches first).
  *  - Memory is pinned before the locks are taken and references to pages
  *    are dropped (unpinning) after they are released.
  *  - Two io_pagetables' locks are never held together: IOMMU_IOAS_COPY

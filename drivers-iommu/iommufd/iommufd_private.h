@@ -19,10 +19,13 @@
  *   idev->lock -> ioas->mutex -> iopt->domains_rwsem -> iopt->iova_rwsem
  *   ioas->mutex -> group->mutex (iommu core, taken by the iommu_attach_*,
  *                  iommu_detach_* and iommu_device_* calls)
+ *   iopt->domains_rwsem -> group->mutex (the attach or detach of a device
+ *                  on a domain that is in the IOAS, under
+ *                  iopt_domain_devices_lock())
  * The iommu core's group->mutex is never held while iommufd takes one of
- * its own locks, and the io_pagetable's rwsems are never held while a
- * device is attached or detached.  struct iopt_pages has no lock: it does
- * not change after it is created.
+ * its own locks, and iova_rwsem is never held across an attach or
+ * detach.  struct iopt_pages has no lock: it does not change after it is
+ * created.
  */
 #ifndef __IOMMUFD_PRIVATE_H
 #define __IOMMUFD_PRIVATE_H
