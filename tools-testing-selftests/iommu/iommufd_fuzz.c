@@ -2534,6 +2534,8 @@ static void one_call(struct thr *t)
 	char *place;
 	int i;
 
+	/* Before the call is built from the model of the files it will use */
+	fdgen = __atomic_load_n(&ep.fdgen, __ATOMIC_SEQ_CST);
 	memset(&c, 0, sizeof(c));
 	c.op = op;
 	c.ci = chance(&t->r, 85) ? 0 : 1;
@@ -2546,7 +2548,6 @@ static void one_call(struct thr *t)
 		mutate(t, &c);
 	}
 
-	fdgen = __atomic_load_n(&ep.fdgen, __ATOMIC_SEQ_CST);
 	c.fd = op_fd(t, op, c.ci);
 	if (c.fd < 0)
 		return;
@@ -2637,13 +2638,23 @@ static void ctx_kill_or_revive(int ci)
 		if (nfd < 0)
 			goto out;
 	}
-	__atomic_store_n(&cx->dead, nfd < 0, __ATOMIC_SEQ_CST);
+	/*
+	 * fdgen is raised before and after the files change: a call that
+	 * read it before the second raise and checks it after is not judged
+	 * (it may have reached /dev/null, or the old file).  A context is
+	 * marked dead before its files go, and alive only after they came.
+	 */
+	if (nfd < 0)
+		__atomic_store_n(&cx->dead, true, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < ep.nthr; i++)
 		dup2(nfd >= 0 ? nfd : ep.devnull, ep.thr[i]->fd[ci]);
 	dup2(nfd >= 0 ? nfd : ep.devnull, cx->fd);
-	if (nfd >= 0)
+	if (nfd >= 0) {
 		close(nfd);
+		__atomic_store_n(&cx->dead, false, __ATOMIC_SEQ_CST);
+	}
+	__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 	/* Nothing of the old context is reachable any more */
 	cx->nobj = 0;
 	cx->nstale = 0;
@@ -2749,6 +2760,7 @@ static void chaos(struct thr *t)
 			 */
 			__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 			dup2(nfd >= 0 ? nfd : ep.devnull, ep.vfio.cdev_fd);
+			__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 			if (nfd >= 0)
 				close(nfd);
 			if (ep.vfio.hwpt)
@@ -2759,6 +2771,7 @@ static void chaos(struct thr *t)
 			__atomic_store_n(&ep.vfio.dev_dead, true, __ATOMIC_SEQ_CST);
 			__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 			dup2(ep.devnull, ep.vfio.dev_fd);
+			__atomic_add_fetch(&ep.fdgen, 1, __ATOMIC_SEQ_CST);
 		}
 		pthread_mutex_unlock(&ep.lock);
 		break;
