@@ -652,6 +652,24 @@ ksft_targets() {
 # fail are named in the log ("KSFT-TARGET-FAILED t") and the status is
 # non-zero; the install then packs what did build, so that the other
 # programs still run (the manifest check names the missing ones).
+# What a selftest build reads that make does not track: lib.mk knows each
+# program's .c file and LOCAL_HDRS only, so a change to a Makefile (flags,
+# libraries), to a header outside LOCAL_HDRS or to the uapi headers would
+# leave an earlier binary in place.  ksft_fresh DIR SRC empties DIR when
+# those inputs changed since DIR was built, and records them.
+ksft_inputs() {
+	(cd "$1" && git ls-files -z -- include/uapi arch/x86/include/uapi \
+		tools/testing/selftests ':!:*.c' | xargs -0 sha1sum 2>&1 || true) |
+		sha1sum | cut -c1-16
+}
+ksft_fresh() {
+	local dir=$1 key
+	key=$(ksft_inputs "$2")
+	[ "$(cat "$dir/.inputs" 2>/dev/null)" = "$key" ] || rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "$key" >"$dir/.inputs"
+}
+
 build_ksft() {
 	local src=$1 out=$2 inst=$3 log=$4 targets t rc=0
 	targets=$(ksft_targets "$src")
@@ -660,6 +678,7 @@ build_ksft() {
 	{
 		kmake "$src" "$out" headers || rc=1
 		for t in $targets; do
+			ksft_fresh "$out/kselftest/$t" "$src"
 			make -C "$src/tools/testing/selftests" O="$out" TARGETS="$t" \
 				CC=gcc USERLDFLAGS=-static USERCFLAGS=-Werror -j"$JOBS" all ||
 				{ echo "KSFT-TARGET-FAILED $t"; rc=1; }
@@ -688,7 +707,7 @@ build_ksft_targets() {
 		kmake "$src" "$out" headers
 		for t in $targets; do
 			[ -f "$src/tools/testing/selftests/$t/Makefile" ] || continue
-			mkdir -p "$out/kselftest-bisect/$t"
+			ksft_fresh "$out/kselftest-bisect/$t" "$src"
 			make -C "$src/tools/testing/selftests/$t" O="$out" CC=gcc \
 				OUTPUT="$out/kselftest-bisect/$t" USERCFLAGS=-Werror \
 				KHDR_INCLUDES="-isystem $out/usr/include" -j"$JOBS" all || return 1
