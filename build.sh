@@ -646,12 +646,6 @@ ksft_targets() {
 	printf '%s' "$out"
 }
 
-# Build the kselftests statically against the tree's uapi headers and
-# install them in $inst.  6.1's selftests Makefile fails only when every
-# target fails, so each target is built on its own first: the targets that
-# fail are named in the log ("KSFT-TARGET-FAILED t") and the status is
-# non-zero; the install then packs what did build, so that the other
-# programs still run (the manifest check names the missing ones).
 # What a selftest build reads that make does not track: lib.mk knows each
 # program's .c file and LOCAL_HDRS only, so a change to a Makefile (flags,
 # libraries), to a header outside LOCAL_HDRS or to the uapi headers would
@@ -670,6 +664,12 @@ ksft_fresh() {
 	echo "$key" >"$dir/.inputs"
 }
 
+# Build the kselftests statically against the tree's uapi headers and
+# install them in $inst.  6.1's selftests Makefile fails only when every
+# target fails, so each target is built on its own first: the targets that
+# fail are named in the log ("KSFT-TARGET-FAILED t") and the status is
+# non-zero; the install then packs what did build, so that the other
+# programs still run (the manifest check names the missing ones).
 build_ksft() {
 	local src=$1 out=$2 inst=$3 log=$4 targets t rc=0
 	targets=$(ksft_targets "$src")
