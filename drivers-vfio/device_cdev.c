@@ -232,12 +232,17 @@ void vfio_df_unbind_iommufd(struct vfio_device_file *df)
  * @df: a bound cdev fd
  * @arg: a struct vfio_device_attach_iommufd_pt
  *
+ * A device that is attached already is moved to the new page table, with
+ * the devices of its iommu_group attached to the same one, without a
+ * detach in between (iommufd_device_replace()).  If the result cannot be
+ * written back the device is detached, as upstream does.
+ *
  * Return: 0 with pt_id set to the HW_PAGETABLE the device is attached to,
  * -EFAULT, -EINVAL (bad argsz or flags, or the group is attached to a page
- * table of another IOAS), -EOPNOTSUPP (VFIO_DEVICE_ATTACH_PASID), -EBUSY
- * (the device is attached already: this kernel cannot replace the page
- * table of an attached device, detach it first), or the other errors of
- * iommufd_device_attach().
+ * table of another IOAS by another device, or the IOMMU driver refuses the
+ * device or its group on the page table), -EOPNOTSUPP
+ * (VFIO_DEVICE_ATTACH_PASID), or the other errors of
+ * iommufd_device_attach() and iommufd_device_replace().
  */
 long vfio_df_ioctl_attach_pt(struct vfio_device_file *df,
 			     struct vfio_device_attach_iommufd_pt __user *arg)

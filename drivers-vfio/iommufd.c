@@ -83,9 +83,12 @@ void vfio_iommufd_unbind(struct vfio_device *vdev)
  * @pt_id: in: the ID of an IOAS or a HW_PAGETABLE; out: the ID of the
  *         HW_PAGETABLE the device is attached to
  *
- * Return: 0, or the error of iommufd_device_attach(); -EBUSY if the device
- * is attached already (iommufd cannot replace the page table of an attached
- * device in this kernel).
+ * An attached device is moved to the new page table with
+ * iommufd_device_replace(), together with the other devices of its
+ * iommu_group attached to the same one, without detaching it.
+ *
+ * Return: 0, or the error of iommufd_device_attach() (not attached) or of
+ * iommufd_device_replace() (attached; it stays attached where it was).
  */
 int vfio_iommufd_attach(struct vfio_device *vdev, u32 *pt_id)
 {
@@ -96,7 +99,7 @@ int vfio_iommufd_attach(struct vfio_device *vdev, u32 *pt_id)
 	if (WARN_ON(!vdev->iommufd_device))
 		return -EINVAL;
 	if (vdev->iommufd_attached)
-		return -EBUSY;
+		return iommufd_device_replace(vdev->iommufd_device, pt_id);
 
 	rc = iommufd_device_attach(vdev->iommufd_device, pt_id);
 	if (rc)

@@ -17,7 +17,9 @@
  * Attaching to an IOAS picks a HW_PAGETABLE automatically: the one the
  * device's group is attached to already, else the first automatic one of
  * the IOAS that the device can join, else a new one.  An automatic
- * HW_PAGETABLE is destroyed by the detach of its last device.
+ * HW_PAGETABLE is destroyed by the detach of its last device.  Replacing
+ * the page table of an attached device moves the whole group, with every
+ * device of the context attached in it, with iommu_group_replace_domain().
  *
  * References: a bound device holds one reference on its DEVICE object for
  * the driver, so that user space cannot destroy it, one on the struct
@@ -26,14 +28,24 @@
  * binding.  An attached device holds a reference on its HW_PAGETABLE,
  * which holds one on its IOAS.
  *
- * Locking, outermost first: idev->lock -> ioas->mutex -> the io_pagetable's
- * domains_rwsem -> group->mutex (iommu core).  Attach and detach of one
- * device are serialized by idev->lock; every change of a HW_PAGETABLE's
+ * Locking, outermost first: ictx->attach_lock -> idev->lock -> ioas->mutex
+ * (a replace between two IOASes: the old one's, then the new one's nested)
+ * -> the io_pagetable's domains_rwsem (the same order for two) ->
+ * group->mutex (iommu core).  Attach, detach and replace of all devices of
+ * a context are serialized by ictx->attach_lock, so that none sees a group
+ * half moved, and those of one device by idev->lock; neither lock is held
+ * while an object is destroyed.  Every change of a HW_PAGETABLE's
  * device list, and every attach or detach of a device in an IOAS, happens
  * under that IOAS's mutex, and the driver's attach or detach on a domain
  * that is in the IOAS also under domains_rwsem for write (see
  * iopt_domain_devices_lock()).  The driver must not call anything on a
  * device concurrently with, or after, its unbind.
+ *
+ * An ioctl that reaches the IOMMU state of the device (dev_iommu_ops(),
+ * the IOMMU driver's data) does it between iommufd_device_lock_dev() and
+ * iommufd_device_unlock_dev(), which the unbind waits for: an unbind that
+ * times out may leave the DEVICE object behind a device that is then
+ * removed.  idev->unbind_rwsem nests outside idev->lock and ioas->mutex.
  */
 #include <linux/device.h>
 #include <linux/file.h>
@@ -43,7 +55,10 @@
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
@@ -52,34 +67,6 @@ static bool allow_unsafe_interrupts;
 module_param(allow_unsafe_interrupts, bool, 0644);
 MODULE_PARM_DESC(allow_unsafe_interrupts,
 		 "Allow binding devices whose MSIs the platform cannot isolate (interrupt remapping or an equivalent); such a device can trigger arbitrary interrupts on the host.");
-
-/**
- * struct iommufd_device - a device bound to an iommufd context
- * @obj: object header
- * @ictx: the context the device is bound to
- * @dev: the device; the object holds a reference on it (get_device())
- *       until it is destroyed, which may be after the driver unbound (see
- *       iommufd_object_destroy_user())
- * @group: the iommu_group of @dev, a reference held from bind to destroy
- * @lock: serializes attach and detach of this device; protects @hwpt
- * @hwpt: the HW_PAGETABLE the device is attached to, or NULL.  Set and
- *        cleared under @lock and hwpt->ioas->mutex, so either is enough to
- *        read it.
- * @devices_item: entry in @hwpt->devices, under hwpt->ioas->mutex
- * @holds_ctx: bind took a reference on @ictx->file, dropped by unbind
- */
-struct iommufd_device {
-	struct iommufd_object obj;
-	struct iommufd_ctx *ictx;
-	struct device *dev;
-	struct iommu_group *group;
-	struct mutex lock; /* serializes attach/detach, protects hwpt */
-	struct iommufd_hw_pagetable *hwpt;
-	struct list_head devices_item;
-	bool holds_ctx;
-};
-
-static_assert(offsetof(struct iommufd_device, obj) == 0);
 
 static int iommufd_dev_msi_isolated(struct device *dev, void *data)
 {
@@ -161,6 +148,8 @@ struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
 	idev->hwpt = NULL;
 	INIT_LIST_HEAD(&idev->devices_item);
 	idev->holds_ctx = hold_ctx;
+	init_rwsem(&idev->unbind_rwsem);
+	idev->unbound = false;
 	if (hold_ctx)
 		get_file(ictx->file);
 
@@ -243,7 +232,8 @@ void iommufd_device_destroy(struct iommufd_object *obj)
  * on the context.  @idev must not be used afterwards.  Never fails; if the
  * wait times out (see iommufd_object_destroy_user()) the DEVICE object,
  * with its ownership claim and its reference on the struct device, stays
- * in the context until the context is closed.
+ * in the context until the context is closed; iommufd_device_lock_dev()
+ * refuses it from then on.
  */
 void iommufd_device_unbind(struct iommufd_device *idev)
 {
@@ -257,6 +247,10 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	if (WARN_ON(attached))
 		iommufd_device_detach(idev);
 
+	/* Waits for the users of @dev's IOMMU (iommufd_device_lock_dev()) */
+	down_write(&idev->unbind_rwsem);
+	idev->unbound = true;
+	up_write(&idev->unbind_rwsem);
 	/* Consumes the driver's reference */
 	iommufd_object_destroy_user(ictx, &idev->obj);
 	/* Last: this may free @ictx */
@@ -264,6 +258,43 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 		fput(ictx->file);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
+
+/**
+ * iommufd_device_lock_dev() - Keep the driver from unbinding a device
+ * @idev: the device; the caller holds a reference on its DEVICE object
+ *
+ * For an ioctl that reaches the IOMMU state of @idev->dev (dev_iommu_ops(),
+ * the IOMMU driver's data of the device): the object reference only keeps
+ * the struct device, and a driver's unbind whose wait for the references
+ * timed out (iommufd_object_destroy_user()) lets the device leave its
+ * IOMMU while the object stays.  On success iommufd_device_unbind() cannot
+ * complete, so the device stays bound to its driver and probed by its
+ * IOMMU, until iommufd_device_unlock_dev().  Hold it only across the use
+ * of the IOMMU, never across a copy to or from user space: the unbind
+ * waits for it with the driver's locks held.  May sleep.
+ *
+ * Return: 0 with the device locked, or -ENOENT if the driver has unbound
+ * it already (nothing held).
+ */
+int iommufd_device_lock_dev(struct iommufd_device *idev)
+{
+	down_read(&idev->unbind_rwsem);
+	if (idev->unbound) {
+		up_read(&idev->unbind_rwsem);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/**
+ * iommufd_device_unlock_dev() - Undo iommufd_device_lock_dev()
+ * @idev: the device, locked by a successful iommufd_device_lock_dev()
+ */
+void iommufd_device_unlock_dev(struct iommufd_device *idev)
+{
+	lockdep_assert_held_read(&idev->unbind_rwsem);
+	up_read(&idev->unbind_rwsem);
+}
 
 /*
  * The domain the iommu_group of @idev is attached to (NULL: its blocking
@@ -555,8 +586,8 @@ out_unlock:
  * by the same domain from then on.  Ownership and the group's current
  * attachment are checked before anything is allocated.
  *
- * Replacing the page table of an attached device is not supported: detach
- * it first.
+ * An attached device moves to another page table with
+ * iommufd_device_replace(), not with this.
  *
  * Return: 0 on success, -ENOENT if @pt_id names no object (or a
  * HW_PAGETABLE being destroyed), -EINVAL if it is neither an IOAS nor a
@@ -581,6 +612,7 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 	if (IS_ERR(pt_obj))
 		return PTR_ERR(pt_obj);
 
+	mutex_lock(&idev->ictx->attach_lock);
 	mutex_lock(&idev->lock);
 	if (idev->hwpt) {
 		rc = -EBUSY;
@@ -605,6 +637,7 @@ int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 
 out_unlock:
 	mutex_unlock(&idev->lock);
+	mutex_unlock(&idev->ictx->attach_lock);
 	iommufd_put_object(idev->ictx, pt_obj);
 	return rc;
 }
@@ -625,6 +658,7 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	struct iommufd_ioas *ioas;
 	bool destroy_hwpt = false;
 
+	mutex_lock(&idev->ictx->attach_lock);
 	mutex_lock(&idev->lock);
 	hwpt = idev->hwpt;
 	if (WARN_ON(!hwpt))
@@ -658,9 +692,10 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	 * last reference does.  It must: a concurrent attach of this device
 	 * by the HW_PAGETABLE's ID holds a reference on it while it waits
 	 * for the device lock, and iommufd_object_destroy_user() below waits
-	 * for that reference.
+	 * for that reference.  The same holds for attach_lock.
 	 */
 	mutex_unlock(&idev->lock);
+	mutex_unlock(&idev->ictx->attach_lock);
 
 	/*
 	 * The device's reference kept IOMMU_DESTROY away from the
@@ -677,8 +712,382 @@ void iommufd_device_detach(struct iommufd_device *idev)
 
 out_unlock:
 	mutex_unlock(&idev->lock);
+	mutex_unlock(&idev->ictx->attach_lock);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
+
+/*
+ * Reserve the regions of every device of the context in @idev's group on
+ * @old in @ioas; on failure none of them is reserved there.  With @undo,
+ * release them instead.
+ */
+static int iommufd_group_resv(struct iommufd_device *idev,
+			      struct iommufd_hw_pagetable *old,
+			      struct iommufd_ioas *ioas,
+			      phys_addr_t *sw_msi_start, bool undo)
+{
+	struct iommufd_device *cur;
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	list_for_each_entry(cur, &old->devices, devices_item) {
+		if (cur->group != idev->group)
+			continue;
+		if (undo) {
+			iopt_remove_reserved_iova(&ioas->iopt, cur->dev);
+			continue;
+		}
+		rc = iopt_table_enforce_group_resv_regions(&ioas->iopt,
+							   cur->dev, cur->group,
+							   sw_msi_start);
+		if (rc) {
+			iommufd_group_resv(idev, old, ioas, NULL, true);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The start of the software-managed MSI window of @idev's group, if it has
+ * one, in *@sw_msi_start: for a replace within one IOAS, where the group's
+ * regions are reserved already but the new domain may have no MSI cookie
+ * yet (a HW_PAGETABLE made by IOMMU_HWPT_ALLOC or by a replace).
+ */
+static int iommufd_group_sw_msi(struct iommufd_device *idev,
+				phys_addr_t *sw_msi_start)
+{
+	struct iommu_resv_region *resv, *tmp;
+	LIST_HEAD(regions);
+	int rc;
+
+	rc = iommu_get_group_resv_regions(idev->group, &regions);
+	list_for_each_entry_safe(resv, tmp, &regions, list) {
+		if (!rc && resv->type == IOMMU_RESV_SW_MSI)
+			*sw_msi_start = resv->start;
+		list_del(&resv->list);
+		kfree(resv);
+	}
+	return rc;
+}
+
+/* Lock the IOASes of a replace from @old to @new: outer, then nested */
+static void iommufd_replace_lock(struct iommufd_ioas *old,
+				 struct iommufd_ioas *new)
+{
+	mutex_lock(&old->mutex);
+	if (new != old)
+		mutex_lock_nested(&new->mutex, SINGLE_DEPTH_NESTING);
+}
+
+static void iommufd_replace_unlock(struct iommufd_ioas *old,
+				   struct iommufd_ioas *new)
+{
+	if (new != old)
+		mutex_unlock(&new->mutex);
+	mutex_unlock(&old->mutex);
+}
+
+/*
+ * Move the iommu_group of @idev, and every device of the context in it,
+ * from @old to @new, a HW_PAGETABLE of the same or of another IOAS that is
+ * in that IOAS already.  Returns 0 with the devices linked to @new and
+ * holding a reference on it each, and *@nr_moved references on @old for
+ * the caller to drop once it released the locks; on failure nothing
+ * changed (see iommufd_device_replace() for the one exception).
+ */
+static int iommufd_device_do_replace(struct iommufd_device *idev,
+				     struct iommufd_hw_pagetable *old,
+				     struct iommufd_hw_pagetable *new,
+				     unsigned int *nr_moved)
+{
+	struct iommufd_ioas *new_ioas = new->ioas;
+	struct iommufd_ioas *old_ioas = old->ioas;
+	phys_addr_t sw_msi_start = PHYS_ADDR_MAX;
+	struct iommufd_device *cur, *next;
+	int rc;
+
+	lockdep_assert_held(&idev->ictx->attach_lock);
+	lockdep_assert_held(&old_ioas->mutex);
+	lockdep_assert_held(&new_ioas->mutex);
+
+	*nr_moved = 0;
+	if (new == old)
+		return 0;
+	/* As in iommufd_device_do_attach(): another driver's domain */
+	if (new->domain->ops != dev_iommu_ops(idev->dev)->default_domain_ops)
+		return -EINVAL;
+
+	/*
+	 * The reserved regions of every moved device, in the new IOAS before
+	 * the switch: no DMA of theirs may go through a mapping there.
+	 */
+	if (new_ioas != old_ioas)
+		rc = iommufd_group_resv(idev, old, new_ioas, &sw_msi_start,
+					false);
+	else
+		rc = iommufd_group_sw_msi(idev, &sw_msi_start);
+	if (rc)
+		return rc;
+	if (IS_ENABLED(CONFIG_IOMMU_DMA) && sw_msi_start != PHYS_ADDR_MAX) {
+		rc = iommu_get_msi_cookie(new->domain, sw_msi_start);
+		if (rc && rc != -EEXIST)
+			goto out_remove_resv;
+	}
+
+	/*
+	 * Both domains change devices: no (un)mapping in either IOAS while
+	 * the driver works, nor before the new IOAS knows what the driver
+	 * changed (see iommufd_device_do_attach()).
+	 */
+	iopt_domain_devices_lock(&old_ioas->iopt);
+	if (new_ioas != old_ioas)
+		iopt_domain_devices_lock_nested(&new_ioas->iopt);
+	rc = iommu_group_replace_domain(idev->group, new->domain, idev->ictx);
+	if (rc) {
+		/* Ownership was checked: any other error is the driver's */
+		if (rc != -ENOMEM)
+			rc = -EINVAL;
+		goto out_devices_unlock;
+	}
+	/* The group joined the domain: the driver may have narrowed it */
+	rc = iopt_table_update_domain(&new_ioas->iopt, new->domain);
+	if (rc) {
+		/*
+		 * Back to the old domain.  If the driver cannot take the group
+		 * back, the core leaves it on its blocking domain: see
+		 * iommufd_device_replace().
+		 */
+		if (iommu_group_replace_domain(idev->group, old->domain,
+					       idev->ictx))
+			dev_warn_ratelimited(idev->dev,
+					     "replace undone: group left blocked\n");
+		goto out_devices_unlock;
+	}
+	if (new_ioas != old_ioas)
+		iopt_domain_devices_unlock(&new_ioas->iopt);
+	iopt_domain_devices_unlock(&old_ioas->iopt);
+
+	/* Nothing can fail any more: relink the whole group */
+	list_for_each_entry_safe(cur, next, &old->devices, devices_item) {
+		if (cur->group != idev->group)
+			continue;
+		iommufd_ref_object(&new->obj);
+		list_move_tail(&cur->devices_item, &new->devices);
+		cur->hwpt = new;
+		if (new_ioas != old_ioas)
+			iopt_remove_reserved_iova(&old_ioas->iopt, cur->dev);
+		(*nr_moved)++;
+	}
+	return 0;
+
+out_devices_unlock:
+	if (new_ioas != old_ioas)
+		iopt_domain_devices_unlock(&new_ioas->iopt);
+	iopt_domain_devices_unlock(&old_ioas->iopt);
+out_remove_resv:
+	if (new_ioas != old_ioas)
+		iommufd_group_resv(idev, old, new_ioas, NULL, true);
+	return rc;
+}
+
+/*
+ * Replace into an automatic HW_PAGETABLE of @ioas: the one the group is on,
+ * else the first automatic one that takes the group (with the rule on
+ * cache coherency of iommufd_device_attach_ioas()), else a new automatic
+ * one, finished for the device and filled before the group moves to it.  A
+ * group on a manual HW_PAGETABLE of @ioas moves to an automatic one, as
+ * upstream does.  Each candidate the IOMMU driver refuses costs the moved
+ * devices one more switch (see iommufd_device_replace()).
+ */
+static int iommufd_device_replace_ioas(struct iommufd_device *idev,
+				       struct iommufd_hw_pagetable *old,
+				       struct iommufd_ioas *ioas,
+				       unsigned int *nr_moved)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommu_domain *domain;
+	bool enforce_cc;
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	if (old->ioas == ioas && old->auto_domain)
+		return iommufd_device_do_replace(idev, old, old, nr_moved);
+
+	list_for_each_entry(hwpt, &ioas->hwpt_list, hwpt_item) {
+		if (!hwpt->auto_domain ||
+		    (!hwpt->enforce_cache_coherency &&
+		     hwpt->domain->ops->enforce_cache_coherency))
+			continue;
+		rc = iommufd_device_do_replace(idev, old, hwpt, nr_moved);
+		if (!rc)
+			return 0;
+	}
+
+	domain = iommufd_domain_alloc_finalised(idev->dev, &enforce_cc);
+	if (IS_ERR(domain))
+		return PTR_ERR(domain);
+	hwpt = iommufd_hw_pagetable_alloc_finalised(idev->ictx, ioas, domain,
+						    enforce_cc);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	rc = iommufd_device_do_replace(idev, old, hwpt, nr_moved);
+	if (rc) {
+		iommufd_hw_pagetable_abort(idev->ictx, hwpt);
+		return rc;
+	}
+	hwpt->auto_domain = true;
+	/* Only now can user space see it, with the devices' references */
+	iommufd_object_finalize(idev->ictx, &hwpt->obj);
+	return 0;
+}
+
+/**
+ * iommufd_device_replace() - Move an attached device to another page table
+ * @idev: an attached device
+ * @pt_id: in: the ID of an IOAS or a HW_PAGETABLE; out: the ID of the
+ *         HW_PAGETABLE the device is attached to
+ *
+ * Translation is per iommu_group, so the whole group of @idev moves: every
+ * device of the context in the group that is attached to the device's
+ * current HW_PAGETABLE is attached to the new one afterwards, and other
+ * devices of the group follow the group's domain.  The new page table is
+ * given, or chosen and made, as iommufd_device_attach() does it, except
+ * that a new automatic HW_PAGETABLE is finished for the device by its
+ * IOMMU driver and filled with the IOAS's mappings before the group moves
+ * to it (iommufd_domain_alloc_finalised()); an IOMMU driver without
+ * the finalise domain op (in 6.1 all but intel) cannot make one, and the
+ * replace then fails with -EOPNOTSUPP unless an existing automatic
+ * HW_PAGETABLE of the IOAS takes the group.  Naming the page table the
+ * device is attached to, or its IOAS when that page table is automatic,
+ * does nothing and succeeds; naming the IOAS of a manual HW_PAGETABLE the
+ * device is on moves it to an automatic one of that IOAS.
+ *
+ * The reserved regions of the moved devices are reserved in the new IOAS
+ * before the switch and released in the old one after it.  The old
+ * HW_PAGETABLE keeps its mappings; an automatic one left without devices
+ * is destroyed, as by iommufd_device_detach().
+ *
+ * The switch is iommu_group_replace_domain(): the iommu core never routes
+ * it through the group's blocking domain, and each device's DMA is
+ * translated by the old or by the new page table, except where the IOMMU
+ * driver itself blocks it: 6.1 intel_iommu_attach_device() clears a
+ * device's context entry before it writes the new one, so each device of
+ * the group sees a short window in which its DMA faults, and the devices
+ * are switched one by one.  With an IOAS, each existing automatic
+ * HW_PAGETABLE the driver refuses for the group costs such a window more:
+ * 6.1 intel blocks the device's translation before it checks the domain,
+ * and the core then puts the moved devices back on the old domain.
+ *
+ * On failure nothing changed: the group is on the old page table, except
+ * if the IOMMU driver refused the new domain for a device and then failed
+ * to take the already moved devices back (6.1 intel allocates there): then
+ * the iommu core put the whole group on its blocking domain (no DMA), the
+ * error is returned, and iommufd still records the devices as attached to
+ * the old HW_PAGETABLE, from which iommufd_device_detach() detaches them
+ * as usual, and from which another replace moves them.
+ *
+ * Attach, detach and replace of the devices of one context are serialized,
+ * so that none sees a group half moved.
+ *
+ * Return: 0 on success; -EINVAL if @idev is not attached, if @pt_id is
+ * neither an IOAS nor a HW_PAGETABLE, or if the IOMMU driver refuses the
+ * group on the new domain (whatever errno it used, but -ENOMEM); -ENOENT if
+ * @pt_id names no object (or a HW_PAGETABLE being destroyed); -EPERM if
+ * the context does not own the device (checked before anything else is
+ * tried); -EADDRINUSE if a reserved region of a moved device, or a mapping
+ * or allowed range of the new IOAS, does not fit; -ENOMEM; or, for a new
+ * HW_PAGETABLE, the error of iommufd_domain_alloc_finalised() (-EOPNOTSUPP
+ * for a driver without the finalise op) or of
+ * iommufd_hw_pagetable_alloc_finalised().
+ */
+int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
+{
+	struct iommufd_hw_pagetable *old, *hwpt = NULL;
+	struct iommufd_ctx *ictx = idev->ictx;
+	struct iommufd_ioas *new_ioas;
+	struct iommufd_object *pt_obj;
+	struct iommu_domain *cur;
+	unsigned int nr_moved = 0;
+	bool destroy_old = false;
+	int rc;
+
+	pt_obj = iommufd_get_object(ictx, *pt_id, IOMMUFD_OBJ_ANY);
+	if (IS_ERR(pt_obj))
+		return PTR_ERR(pt_obj);
+
+	switch (pt_obj->type) {
+	case IOMMUFD_OBJ_HW_PAGETABLE:
+		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
+		new_ioas = hwpt->ioas;
+		break;
+	case IOMMUFD_OBJ_IOAS:
+		new_ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+		break;
+	default:
+		rc = -EINVAL;
+		goto out_put;
+	}
+
+	mutex_lock(&ictx->attach_lock);
+	mutex_lock(&idev->lock);
+	old = idev->hwpt;
+	if (!old) {
+		rc = -EINVAL;
+		goto out_unlock_dev;
+	}
+	/* Not owned: -EPERM before any driver is asked anything */
+	cur = iommufd_device_group_domain(idev);
+	if (IS_ERR(cur)) {
+		rc = PTR_ERR(cur);
+		goto out_unlock_dev;
+	}
+
+	iommufd_replace_lock(old->ioas, new_ioas);
+	if (hwpt) {
+		/* An automatic one whose last device left is being destroyed */
+		if (list_empty(&hwpt->hwpt_item))
+			rc = -ENOENT;
+		else
+			rc = iommufd_device_do_replace(idev, old, hwpt,
+						       &nr_moved);
+	} else {
+		rc = iommufd_device_replace_ioas(idev, old, new_ioas,
+						 &nr_moved);
+	}
+	if (!rc) {
+		*pt_id = idev->hwpt->obj.id;
+		if (nr_moved && old->auto_domain && list_empty(&old->devices)) {
+			/* As in iommufd_device_detach() */
+			list_del_init(&old->hwpt_item);
+			destroy_old = true;
+		}
+	}
+	iommufd_replace_unlock(old->ioas, new_ioas);
+out_unlock_dev:
+	mutex_unlock(&idev->lock);
+	mutex_unlock(&ictx->attach_lock);
+
+	/*
+	 * The moved devices' references on @old, dropped without any lock
+	 * held (see iommufd_device_detach()); the last one destroys an
+	 * automatic HW_PAGETABLE left without devices.
+	 */
+	for (; nr_moved > 1; nr_moved--)
+		iommufd_put_object(ictx, &old->obj);
+	if (nr_moved) {
+		if (destroy_old)
+			iommufd_object_destroy_user(ictx, &old->obj);
+		else
+			iommufd_put_object(ictx, &old->obj);
+	}
+out_put:
+	iommufd_put_object(ictx, pt_obj);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 
 /**
  * iommufd_device_to_ictx() - The context a device is bound to
@@ -743,3 +1152,96 @@ bool iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group)
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_ctx_has_group, IOMMUFD);
+
+/*
+ * The hw_info data of the IOMMU driver of @idev (NULL, with @length and
+ * @type untouched, if the driver has none), called with the device locked
+ * against its unbind.
+ */
+static void *iommufd_device_hw_info(struct iommufd_device *idev,
+				    u32 *length, u32 *type)
+{
+	const struct iommu_ops *ops;
+	void *data = NULL;
+	int rc;
+
+	rc = iommufd_device_lock_dev(idev);
+	if (rc)
+		return ERR_PTR(rc);
+	ops = dev_iommu_ops(idev->dev);
+	if (ops->hw_info) {
+		data = ops->hw_info(idev->dev, length, type);
+		/* A driver bug: data of no type user space knows */
+		if (!IS_ERR(data) &&
+		    WARN_ON_ONCE(*type == IOMMU_HW_INFO_TYPE_NONE)) {
+			kfree(data);
+			data = ERR_PTR(-ENODEV);
+		}
+	}
+	iommufd_device_unlock_dev(idev);
+	return data;
+}
+
+/**
+ * iommufd_get_hw_info() - Handler of IOMMU_GET_HW_INFO
+ * @ucmd: the ioctl; ucmd->cmd is a struct iommu_hw_info
+ *
+ * Copies the data of the hw_info op of the device's IOMMU driver (looked up
+ * with dev_iommu_ops()) to user space, zero-filled up to the user's
+ * data_len, and reports its type and length.  IOMMU_HW_INFO_FLAG_INPUT_TYPE
+ * is not implemented: every flag is refused with -EOPNOTSUPP.
+ *
+ * The op runs under iommufd_device_lock_dev(), so the device cannot leave
+ * its IOMMU meanwhile; a device whose driver unbound it gives -ENOENT.  The
+ * lock and the reference on the DEVICE object are dropped before user
+ * memory is touched: the op's data is a private copy, and the unbind of
+ * the device must not wait for a slow or faulting user buffer.
+ *
+ * Return: 0, -EOPNOTSUPP for flags or reserved bytes, -ENOENT if dev_id is
+ * not a DEVICE object of a bound device, -EFAULT if the buffer or the
+ * structure cannot be written (the structure is then not updated), or the
+ * driver's error (-ENOMEM).
+ */
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hw_info *cmd = ucmd->cmd;
+	void __user *user_ptr = u64_to_user_ptr(cmd->data_uptr);
+	u32 type = IOMMU_HW_INFO_TYPE_NONE, length = 0;
+	struct iommufd_device *idev;
+	u32 copy_len;
+	void *data;
+	int rc;
+
+	if (cmd->flags || memchr_inv(cmd->__reserved, 0,
+				     sizeof(cmd->__reserved)))
+		return -EOPNOTSUPP;
+
+	idev = container_of(iommufd_get_object(ucmd->ictx, cmd->dev_id,
+					       IOMMUFD_OBJ_DEVICE),
+			    struct iommufd_device, obj);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+
+	data = iommufd_device_hw_info(idev, &length, &type);
+	/* Before any user access: only @data is used from here on */
+	iommufd_put_object(ucmd->ictx, &idev->obj);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+
+	/* No data (NULL, length 0): only the zero fill */
+	copy_len = min(cmd->data_len, length);
+	if (copy_to_user(user_ptr, data, copy_len) ||
+	    clear_user(user_ptr + copy_len, cmd->data_len - copy_len)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+
+	cmd->data_len = length;
+	cmd->out_data_type = type;
+	cmd->out_max_pasid_log2 = 0;
+	cmd->out_capabilities = 0;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_free:
+	kfree(data);
+	return rc;
+}

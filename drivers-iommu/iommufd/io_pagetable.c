@@ -1483,6 +1483,21 @@ void iopt_domain_devices_lock(struct io_pagetable *iopt)
 }
 
 /**
+ * iopt_domain_devices_lock_nested() - iopt_domain_devices_lock() of a second
+ *                                     io_pagetable
+ * @iopt: the io_pagetable that holds the domain
+ *
+ * For a replace that moves devices from a domain of one io_pagetable to a
+ * domain of another: the caller holds both IOASes' mutexes (the second one
+ * nested) and iopt_domain_devices_lock() of the first io_pagetable.
+ * Undone with iopt_domain_devices_unlock().
+ */
+void iopt_domain_devices_lock_nested(struct io_pagetable *iopt)
+{
+	down_write_nested(&iopt->domains_rwsem, SINGLE_DEPTH_NESTING);
+}
+
+/**
  * iopt_domain_devices_unlock() - Undo iopt_domain_devices_lock()
  * @iopt: the io_pagetable that holds the domain
  */

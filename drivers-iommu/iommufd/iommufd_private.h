@@ -68,11 +68,19 @@ enum iommufd_account_mode {
  *                     only (READ_ONCE/WRITE_ONCE)
  * @vfio_ioas: the IOAS the VFIO container ioctls work on, or NULL (see
  *             vfio_compat.c); protected by the xa_lock of @objects
+ * @attach_lock: serializes every attach, detach and replace of the
+ *               context's devices (device.c), so that no attach or detach
+ *               of a device sees its iommu_group half moved by the replace
+ *               of another device of the group.  Protects, with the IOAS's
+ *               mutex, each device's hwpt and devices_item.  Outermost:
+ *               taken before iommufd_device.lock and iommufd_ioas.mutex,
+ *               never held while an object is destroyed.
  */
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
 	wait_queue_head_t destroy_wait;
+	struct mutex attach_lock; /* see the kernel-doc above */
 	u8 account_mode;
 #ifdef CONFIG_IOMMUFD_TEST
 	size_t test_memory_limit;
@@ -300,6 +308,8 @@ int iopt_table_update_domain(struct io_pagetable *iopt,
  */
 void iopt_domain_devices_lock(struct io_pagetable *iopt);
 void iopt_domain_devices_unlock(struct io_pagetable *iopt);
+/* The same for a second io_pagetable, while the first one is held */
+void iopt_domain_devices_lock_nested(struct io_pagetable *iopt);
 /*
  * IOMMU_OPTION_HUGE_PAGES; -EINVAL when it cannot be changed now,
  * -EADDRINUSE when a mapping is not PAGE_SIZE aligned
@@ -316,7 +326,10 @@ int iopt_get_metadata(struct io_pagetable *iopt, struct iommu_test_cmd *cmd);
  * @obj: object header
  * @iopt: the IOVA space
  * @mutex: protects @hwpt_list and the device lists of its HW_PAGETABLEs;
- *         serializes adding domains to @iopt and attaching devices to them
+ *         serializes adding domains to @iopt and attaching devices to them.
+ *         A replace between two IOASes holds both: the old IOAS's, then
+ *         the new one's with mutex_lock_nested(), only under the context's
+ *         attach_lock, so no two tasks take two of them at once.
  * @hwpt_list: HW_PAGETABLEs whose domain mirrors @iopt
  */
 struct iommufd_ioas {
@@ -354,9 +367,11 @@ int iommufd_option_rlimit_mode(struct iommu_option *cmd,
  * @ioas: the IOAS this page table mirrors; holds a reference on it
  * @domain: the iommu_domain, added to @ioas->iopt; the iommu core knows
  *          which devices are attached to it
- * @auto_domain: created by an attach; destroyed with its last device
+ * @auto_domain: created by an attach; destroyed with its last device.
+ *               false: made by IOMMU_HWPT_ALLOC, destroyed by user space
  * @enforce_cache_coherency: the driver agreed, right after the first
- *                           attach, to refuse no-snoop DMA for the domain;
+ *                           attach (made unattached: before the domain was
+ *                           finished), to refuse no-snoop DMA for the domain;
  *                           only devices that can join such a domain are
  *                           attached to it, and an attach by IOAS never
  *                           joins a domain that could enforce it but does
@@ -382,9 +397,64 @@ static_assert(offsetof(struct iommufd_hw_pagetable, obj) == 0);
 struct iommufd_hw_pagetable *
 iommufd_hw_pagetable_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 			   struct device *dev, phys_addr_t sw_msi_start);
+struct iommu_domain *iommufd_domain_alloc_finalised(struct device *dev,
+						    bool *enforce_cc);
+struct iommufd_hw_pagetable *
+iommufd_hw_pagetable_alloc_finalised(struct iommufd_ctx *ictx,
+				     struct iommufd_ioas *ioas,
+				     struct iommu_domain *domain,
+				     bool enforce_cc);
+void iommufd_hw_pagetable_abort(struct iommufd_ctx *ictx,
+				struct iommufd_hw_pagetable *hwpt);
 void iommufd_hw_pagetable_destroy(struct iommufd_object *obj);
+int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd);
 
 /* device.c */
+/**
+ * struct iommufd_device - a device bound to an iommufd context
+ * @obj: object header
+ * @ictx: the context the device is bound to
+ * @dev: the device; the object holds a reference on it (get_device())
+ *       until it is destroyed, which may be after the driver unbound (see
+ *       iommufd_object_destroy_user())
+ * @group: the iommu_group of @dev, a reference held from bind to destroy
+ * @lock: serializes attach, detach and replace of this device (inside
+ *        @ictx->attach_lock); held while @hwpt is set or cleared
+ * @hwpt: the HW_PAGETABLE the device is attached to, or NULL.  Written
+ *        under @ictx->attach_lock and hwpt->ioas->mutex (both IOASes'
+ *        when a replace moves it; @lock too when set or cleared, not when
+ *        the replace of another device of the group moves it), so either of
+ *        the first two is enough to read it, @lock to tell whether it is
+ *        NULL.
+ * @devices_item: entry in @hwpt->devices, under hwpt->ioas->mutex
+ * @holds_ctx: bind took a reference on @ictx->file, dropped by unbind
+ * @unbind_rwsem: fences user space from the IOMMU state of @dev once the
+ *                driver unbound the device; protects @unbound.  Taken for
+ *                read by iommufd_device_lock_dev() across the check of
+ *                @unbound and the use of @dev's IOMMU (never across a user
+ *                copy), for write by iommufd_device_unbind() to set
+ *                @unbound.  Not @lock, which attach holds for long.
+ * @unbound: the driver called iommufd_device_unbind().  If its wait for
+ *           the other references times out, the object stays in the
+ *           table while @dev may leave its IOMMU (dev->iommu and the
+ *           IOMMU driver's data freed): user space must then not reach
+ *           @dev's IOMMU through the object.  Under @unbind_rwsem.
+ */
+struct iommufd_device {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct device *dev;
+	struct iommu_group *group;
+	struct mutex lock; /* see the kernel-doc above */
+	struct iommufd_hw_pagetable *hwpt;
+	struct list_head devices_item;
+	bool holds_ctx;
+	struct rw_semaphore unbind_rwsem;
+	bool unbound;
+};
+
+static_assert(offsetof(struct iommufd_device, obj) == 0);
+
 /*
  * iommufd_device_bind(), but the device holds a reference on the context's
  * file only if @hold_ctx.  The selftest binds its mock devices without one
@@ -394,6 +464,9 @@ struct iommufd_device *__iommufd_device_bind(struct iommufd_ctx *ictx,
 					     struct device *dev, u32 *id,
 					     bool hold_ctx);
 void iommufd_device_destroy(struct iommufd_object *obj);
+int iommufd_device_lock_dev(struct iommufd_device *idev);
+void iommufd_device_unlock_dev(struct iommufd_device *idev);
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
 
 /* vfio_compat.c */
 int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);

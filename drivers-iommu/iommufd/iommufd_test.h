@@ -65,6 +65,11 @@ enum {
 	 * to, as the mock driver sees it (MOCK_DEV_ON_*)
 	 */
 	IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN,
+	/*
+	 * iommufd_device_replace() of the attached mock device of selftest
+	 * object @id, to an IOAS or HW_PAGETABLE (struct mock_attach)
+	 */
+	IOMMU_TEST_OP_MOCK_DEVICE_REPLACE,
 };
 
 /* IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN: where a mock device is attached */
@@ -138,6 +143,12 @@ enum {
 	MOCK_FLAGS_DEVICE_SAME_GROUP = 1 << 5,
 	/* Only bind: attach later with IOMMU_TEST_OP_MOCK_DEVICE_ATTACH */
 	MOCK_FLAGS_DEVICE_NO_ATTACH = 1 << 6,
+	/*
+	 * Behind a mock IOMMU whose domains have no finalise op, like 6.1
+	 * amd, arm-smmu-v3, arm-smmu and virtio-iommu; otherwise like the
+	 * default kind (page table and aperture set at allocation, like amd)
+	 */
+	MOCK_FLAGS_DEVICE_NO_FINALISE = 1 << 7,
 };
 
 /* IOVA granule of mock domains: smaller than PAGE_SIZE on purpose */
@@ -152,6 +163,21 @@ enum {
 #define MOCK_INTEL_APERTURE_LAST ((1ULL << 48) - 1)
 #define MOCK_INTEL_NARROW_LAST ((1ULL << 39) - 1)
 
+/*
+ * IOMMU_GET_HW_INFO of a mock device behind the default or the INTEL mock
+ * IOMMU: out_data_type IOMMU_HW_INFO_TYPE_SELFTEST, the data a struct
+ * iommu_test_hw_info with @flags MOCK_FLAGS_DEVICE_INTEL for the INTEL one
+ * (0 for the default one) and @test_reg IOMMU_HW_INFO_SELFTEST_REGVAL.
+ * The SMMUV3 mock IOMMU reports nothing (IOMMU_HW_INFO_TYPE_NONE).
+ */
+#define IOMMU_HW_INFO_TYPE_SELFTEST 0xfeedbeef
+#define IOMMU_HW_INFO_SELFTEST_REGVAL 0xdeadbeef
+
+struct iommu_test_hw_info {
+	__u32 flags;
+	__u32 test_reg;
+};
+
 /**
  * struct iommu_test_cmd - ioctl(IOMMU_TEST_CMD)
  * @size: sizeof(struct iommu_test_cmd)
@@ -165,7 +191,8 @@ enum {
  * @mock_domain_flags: IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: MOCK_FLAGS_DEVICE_*
  *                     and the selftest object of the peer device they name;
  *                     out as @mock_domain (out_hwpt_id 0 if not attached)
- * @mock_attach: IOMMU_TEST_OP_MOCK_DEVICE_ATTACH: an IOAS or HW_PAGETABLE
+ * @mock_attach: IOMMU_TEST_OP_MOCK_DEVICE_ATTACH and
+ *               IOMMU_TEST_OP_MOCK_DEVICE_REPLACE: an IOAS or HW_PAGETABLE
  *               ID, and the HW_PAGETABLE the device was attached to
  * @domain_allocs: IOMMU_TEST_OP_MOCK_DOMAIN_ALLOCS
  * @check_map: IOMMU_TEST_OP_MD_CHECK_MAP; also returns the largest page

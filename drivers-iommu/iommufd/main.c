@@ -384,6 +384,7 @@ static int iommufd_fops_open(struct inode *inode, struct file *file)
 
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	init_waitqueue_head(&ictx->destroy_wait);
+	mutex_init(&ictx->attach_lock);
 	/* CAP_IPC_LOCK is checked when memory is pinned, not here */
 	ictx->account_mode = IOPT_PAGES_ACCOUNT_USER;
 #if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
@@ -436,6 +437,7 @@ static int iommufd_fops_release(struct inode *inode, struct file *file)
 			return 0;
 	}
 	xa_destroy(&ictx->objects);
+	mutex_destroy(&ictx->attach_lock);
 	kfree(ictx);
 	return 0;
 }
@@ -451,6 +453,8 @@ union ucmd_buffer {
 	struct iommu_ioas_unmap unmap;
 	struct iommu_option option;
 	struct iommu_vfio_ioas vfio_ioas;
+	struct iommu_hwpt_alloc hwpt_alloc;
+	struct iommu_hw_info hw_info;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -508,6 +512,10 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL_OP(OPTION, iommufd_ioas_option, struct iommu_option,
 			 val64),
 	IOMMUFD_IOCTL_OP(VFIO_IOAS, iommufd_vfio_ioas, struct iommu_vfio_ioas,
+			 __reserved),
+	IOMMUFD_IOCTL_OP(HWPT_ALLOC, iommufd_hwpt_alloc,
+			 struct iommu_hwpt_alloc, __reserved),
+	IOMMUFD_IOCTL_OP(GET_HW_INFO, iommufd_get_hw_info, struct iommu_hw_info,
 			 __reserved),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL_OP(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),

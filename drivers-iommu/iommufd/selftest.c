@@ -77,6 +77,7 @@ enum mock_kind {
 	MOCK_KIND_DEFAULT,
 	MOCK_KIND_SMMUV3,
 	MOCK_KIND_INTEL,
+	MOCK_KIND_NO_FINALISE,
 	MOCK_KIND_NR,
 };
 
@@ -112,7 +113,7 @@ struct mock_map {
  * @lock: protects the fields below.  Attaches of different groups to one
  *        domain are not serialized by the iommu core.
  * @instance: the IOMMU instance the domain is bound to since its first
- *            attach, 0 before
+ *            attach or finalise, 0 before
  * @nr_devs: mock devices attached
  * @nr_no_snoop: of which with MOCK_FLAGS_DEVICE_NO_SNOOP
  * @force_snooping: enforce_cache_coherency() succeeded
@@ -154,6 +155,14 @@ struct mock_iommu_domain {
 };
 
 static const struct iommu_domain_ops mock_domain_ops;
+static const struct iommu_domain_ops mock_domain_no_finalise_ops;
+
+/* A mock paging domain, of any kind */
+static bool mock_is_paging(const struct iommu_domain *domain)
+{
+	return domain && (domain->ops == &mock_domain_ops ||
+			  domain->ops == &mock_domain_no_finalise_ops);
+}
 
 static struct mock_iommu_domain *to_mock_domain(struct iommu_domain *domain)
 {
@@ -235,12 +244,17 @@ static void mock_smmu_finalise(struct mock_iommu_domain *mock)
 	mock->domain.pgsize_bitmap = PAGE_SIZE | SZ_2M | SZ_1G;
 }
 
-static int mock_domain_add_dev(struct mock_iommu_domain *mock,
-			       struct mock_dev *mdev)
+/*
+ * What the first attach of @mdev does to the domain, and what every attach
+ * checks, without attaching: the attach callback and the finalise op
+ */
+static int mock_domain_join(struct mock_iommu_domain *mock,
+			    struct mock_dev *mdev)
 {
-	int rc = 0;
+	int rc;
 
-	spin_lock(&mock->lock);
+	lockdep_assert_held(&mock->lock);
+
 	/*
 	 * 6.1 arm-smmu-v3 for a domain of another SMMU (it also logs an
 	 * error, which would only flood the test logs here).  An intel
@@ -250,14 +264,12 @@ static int mock_domain_add_dev(struct mock_iommu_domain *mock,
 	    (mock->kind != MOCK_KIND_INTEL && mock->instance &&
 	     mock->instance != mdev->instance)) {
 		dev_dbg(&mdev->dev, "cannot attach to a domain of another mock IOMMU\n");
-		rc = -ENXIO;
-		goto out_unlock;
+		return -ENXIO;
 	}
 	if (mock->force_snooping &&
 	    (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)) {
 		/* 6.1 intel for a unit without Snoop Control */
-		rc = -EOPNOTSUPP;
-		goto out_unlock;
+		return -EOPNOTSUPP;
 	}
 
 	if (mock->kind == MOCK_KIND_INTEL) {
@@ -266,7 +278,7 @@ static int mock_domain_add_dev(struct mock_iommu_domain *mock,
 				     MOCK_INTEL_NARROW_LAST :
 				     MOCK_INTEL_APERTURE_LAST);
 		if (rc)
-			goto out_unlock;
+			return rc;
 	}
 
 	if (!mock->instance) {
@@ -274,10 +286,21 @@ static int mock_domain_add_dev(struct mock_iommu_domain *mock,
 		if (mock->kind == MOCK_KIND_SMMUV3)
 			mock_smmu_finalise(mock);
 	}
-	mock->nr_devs++;
-	if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
-		mock->nr_no_snoop++;
-out_unlock:
+	return 0;
+}
+
+static int mock_domain_add_dev(struct mock_iommu_domain *mock,
+			       struct mock_dev *mdev)
+{
+	int rc;
+
+	spin_lock(&mock->lock);
+	rc = mock_domain_join(mock, mdev);
+	if (!rc) {
+		mock->nr_devs++;
+		if (mdev->unit_flags & MOCK_FLAGS_DEVICE_NO_SNOOP)
+			mock->nr_no_snoop++;
+	}
 	spin_unlock(&mock->lock);
 	return rc;
 }
@@ -299,7 +322,7 @@ static void mock_domain_del_dev(struct mock_iommu_domain *mock,
 /* See @intel_walkers and @intel_attaching of struct mock_iommu_domain */
 static struct mock_iommu_domain *mock_intel(struct iommu_domain *domain)
 {
-	if (!domain || domain->ops != &mock_domain_ops ||
+	if (!mock_is_paging(domain) ||
 	    to_mock_domain(domain)->kind != MOCK_KIND_INTEL)
 		return NULL;
 	return to_mock_domain(domain);
@@ -364,10 +387,10 @@ static int mock_domain_attach(struct iommu_domain *domain, struct device *dev)
 		return 0;
 	mock_attach_begin(old);
 	mock_attach_begin(domain);
-	if (old && old->ops == &mock_domain_ops)
+	if (mock_is_paging(old))
 		mock_domain_del_dev(to_mock_domain(old), mdev);
 	WRITE_ONCE(mdev->domain, NULL);
-	if (domain->ops == &mock_domain_ops) {
+	if (mock_is_paging(domain)) {
 		rc = mock_domain_add_dev(to_mock_domain(domain), mdev);
 		if (rc)
 			goto out;
@@ -435,6 +458,7 @@ static struct iommu_domain *mock_domain_alloc(unsigned int type,
 	xa_init(&mock->maps);
 	switch (kind) {
 	case MOCK_KIND_DEFAULT:
+	case MOCK_KIND_NO_FINALISE:
 		mock->domain.geometry.aperture_start = MOCK_APERTURE_START;
 		mock->domain.geometry.aperture_end = MOCK_APERTURE_LAST;
 		mock->domain.geometry.force_aperture = true;
@@ -476,6 +500,11 @@ static struct iommu_domain *mock_domain_alloc_smmu(unsigned int type)
 static struct iommu_domain *mock_domain_alloc_intel(unsigned int type)
 {
 	return mock_domain_alloc(type, MOCK_KIND_INTEL);
+}
+
+static struct iommu_domain *mock_domain_alloc_no_finalise(unsigned int type)
+{
+	return mock_domain_alloc(type, MOCK_KIND_NO_FINALISE);
 }
 
 static void mock_domain_free(struct iommu_domain *domain)
@@ -722,7 +751,42 @@ static bool mock_domain_enforce_cache_coherency(struct iommu_domain *domain)
 	return ret;
 }
 
+/*
+ * The finalise op, as 6.1's drivers would do it: the checks and the changes
+ * of the first attach of @dev, nothing attached.  The smmuv3 flavour
+ * allocates its page table here (a fault injection point), the intel one
+ * takes the unit's width and superpages, every flavour but intel is bound
+ * to @dev's IOMMU instance from then on.
+ */
+static int mock_domain_finalise(struct iommu_domain *domain, struct device *dev)
+{
+	struct mock_iommu_domain *mock = to_mock_domain(domain);
+	int rc;
+
+	if (mock->kind == MOCK_KIND_SMMUV3 && iommufd_should_fail())
+		return -ENOMEM;
+
+	spin_lock(&mock->lock);
+	rc = mock_domain_join(mock, to_mock_dev(dev));
+	spin_unlock(&mock->lock);
+	return rc;
+}
+
 static const struct iommu_domain_ops mock_domain_ops = {
+	.attach_dev = mock_domain_attach,
+	.detach_dev = mock_domain_nop_detach,
+	.map_pages = mock_domain_map_pages,
+	.unmap_pages = mock_domain_unmap_pages,
+	.iotlb_sync = mock_domain_iotlb_sync,
+	.iotlb_sync_map = mock_domain_iotlb_sync_map,
+	.iova_to_phys = mock_domain_iova_to_phys,
+	.enforce_cache_coherency = mock_domain_enforce_cache_coherency,
+	.finalise = mock_domain_finalise,
+	.free = mock_domain_free,
+};
+
+/* Like 6.1 amd, arm-smmu-v3, arm-smmu, virtio-iommu: no finalise op */
+static const struct iommu_domain_ops mock_domain_no_finalise_ops = {
 	.attach_dev = mock_domain_attach,
 	.detach_dev = mock_domain_nop_detach,
 	.map_pages = mock_domain_map_pages,
@@ -758,7 +822,7 @@ static void mock_release_device(struct device *dev)
 {
 	struct mock_dev *mdev = to_mock_dev(dev);
 
-	if (mdev->domain && mdev->domain->ops == &mock_domain_ops)
+	if (mock_is_paging(mdev->domain))
 		mock_domain_del_dev(to_mock_domain(mdev->domain), mdev);
 	mdev->domain = NULL;
 }
@@ -780,7 +844,28 @@ static int mock_def_domain_type(struct device *dev)
 	return IOMMU_DOMAIN_IDENTITY;
 }
 
-#define MOCK_IOMMU_OPS(_alloc)                                               \
+/*
+ * IOMMU_GET_HW_INFO of the default and INTEL mock IOMMUs (the SMMUV3 one,
+ * like 6.1's arm-smmu-v3, has no hw_info): a fresh allocation each time,
+ * as a real driver's, so that fault injection reaches it.
+ */
+static void *mock_hw_info(struct device *dev, u32 *length, u32 *type)
+{
+	struct iommu_test_hw_info *info;
+
+	info = kzalloc(sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return ERR_PTR(-ENOMEM);
+
+	info->flags = to_mock_dev(dev)->kind == MOCK_KIND_INTEL ?
+			      MOCK_FLAGS_DEVICE_INTEL : 0;
+	info->test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL;
+	*length = sizeof(*info);
+	*type = IOMMU_HW_INFO_TYPE_SELFTEST;
+	return info;
+}
+
+#define MOCK_IOMMU_OPS(_alloc, _hw_info, _domain_ops)                        \
 	{                                                                    \
 		.capable = mock_capable,                                     \
 		.domain_alloc = _alloc,                                      \
@@ -788,15 +873,22 @@ static int mock_def_domain_type(struct device *dev)
 		.release_device = mock_release_device,                       \
 		.device_group = mock_device_group,                           \
 		.def_domain_type = mock_def_domain_type,                     \
-		.default_domain_ops = &mock_domain_ops,                      \
+		.hw_info = _hw_info,                                         \
+		.default_domain_ops = _domain_ops,                           \
 		.pgsize_bitmap = MOCK_IO_PAGE_SIZE,                          \
 		.owner = THIS_MODULE,                                        \
 	}
 
 static const struct iommu_ops mock_ops[MOCK_KIND_NR] = {
-	[MOCK_KIND_DEFAULT] = MOCK_IOMMU_OPS(mock_domain_alloc_default),
-	[MOCK_KIND_SMMUV3] = MOCK_IOMMU_OPS(mock_domain_alloc_smmu),
-	[MOCK_KIND_INTEL] = MOCK_IOMMU_OPS(mock_domain_alloc_intel),
+	[MOCK_KIND_DEFAULT] = MOCK_IOMMU_OPS(mock_domain_alloc_default,
+					     mock_hw_info, &mock_domain_ops),
+	[MOCK_KIND_SMMUV3] = MOCK_IOMMU_OPS(mock_domain_alloc_smmu, NULL,
+					    &mock_domain_ops),
+	[MOCK_KIND_INTEL] = MOCK_IOMMU_OPS(mock_domain_alloc_intel,
+					   mock_hw_info, &mock_domain_ops),
+	[MOCK_KIND_NO_FINALISE] =
+		MOCK_IOMMU_OPS(mock_domain_alloc_no_finalise, mock_hw_info,
+			       &mock_domain_no_finalise_ops),
 };
 
 /* iommu_ops are per bus in 6.1: one bus per kind of mock IOMMU */
@@ -813,12 +905,17 @@ static struct bus_type iommufd_mock_bus_type[MOCK_KIND_NR] = {
 		.name = "iommufd_mock_intel",
 		.iommu_ops = &mock_ops[MOCK_KIND_INTEL],
 	},
+	[MOCK_KIND_NO_FINALISE] = {
+		.name = "iommufd_mock_nofin",
+		.iommu_ops = &mock_ops[MOCK_KIND_NO_FINALISE],
+	},
 };
 
 static const char *const mock_iommu_names[MOCK_KIND_NR] = {
 	[MOCK_KIND_DEFAULT] = "iommufd_mock_iommu",
 	[MOCK_KIND_SMMUV3] = "iommufd_mock_smmuv3",
 	[MOCK_KIND_INTEL] = "iommufd_mock_intel",
+	[MOCK_KIND_NO_FINALISE] = "iommufd_mock_nofin",
 };
 
 static void mock_dev_release(struct device *dev)
@@ -915,6 +1012,8 @@ static struct mock_dev *mock_dev_create(u32 flags, struct mock_dev *peer)
 			mdev->kind = MOCK_KIND_SMMUV3;
 		else if (flags & MOCK_FLAGS_DEVICE_INTEL)
 			mdev->kind = MOCK_KIND_INTEL;
+		else if (flags & MOCK_FLAGS_DEVICE_NO_FINALISE)
+			mdev->kind = MOCK_KIND_NO_FINALISE;
 		else
 			mdev->kind = MOCK_KIND_DEFAULT;
 		mdev->instance = atomic_inc_return(&mock_instance_ids);
@@ -996,7 +1095,8 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 }
 
 #define MOCK_FLAGS_DEVICE_KIND (MOCK_FLAGS_DEVICE_SMMUV3 | \
-				MOCK_FLAGS_DEVICE_INTEL)
+				MOCK_FLAGS_DEVICE_INTEL | \
+				MOCK_FLAGS_DEVICE_NO_FINALISE)
 #define MOCK_FLAGS_DEVICE_UNIT (MOCK_FLAGS_DEVICE_NO_SNOOP | \
 				MOCK_FLAGS_DEVICE_NARROW)
 #define MOCK_FLAGS_DEVICE_PEER (MOCK_FLAGS_DEVICE_SAME_INSTANCE | \
@@ -1032,7 +1132,7 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd, u32 pt_id,
 	if (flags & ~(MOCK_FLAGS_DEVICE_KIND | MOCK_FLAGS_DEVICE_UNIT |
 		      MOCK_FLAGS_DEVICE_PEER | MOCK_FLAGS_DEVICE_NO_ATTACH))
 		return -EOPNOTSUPP;
-	if ((flags & MOCK_FLAGS_DEVICE_KIND) == MOCK_FLAGS_DEVICE_KIND ||
+	if (hweight32(flags & MOCK_FLAGS_DEVICE_KIND) > 1 ||
 	    ((flags & MOCK_FLAGS_DEVICE_NARROW) &&
 	     !(flags & MOCK_FLAGS_DEVICE_INTEL)) ||
 	    ((flags & MOCK_FLAGS_DEVICE_PEER) &&
@@ -1146,6 +1246,37 @@ static int iommufd_test_mock_attach(struct iommufd_ucmd *ucmd,
 	return rc;
 }
 
+/*
+ * IOMMU_TEST_OP_MOCK_DEVICE_REPLACE: the whole group of the mock device
+ * moves; the selftest objects of the other moved devices stay attached
+ */
+static int iommufd_test_mock_replace(struct iommufd_ucmd *ucmd,
+				     struct iommu_test_cmd *cmd)
+{
+	struct selftest_obj *sobj;
+	u32 pt_id = cmd->mock_attach.pt_id;
+	int rc;
+
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	/*
+	 * Whether the device is attached is iommufd_device_replace()'s check.
+	 * Test code only: the reply is written under the lock, and a fault
+	 * there leaves the device moved.
+	 */
+	mutex_lock(&sobj->lock);
+	rc = iommufd_device_replace(sobj->idev, &pt_id);
+	if (!rc) {
+		cmd->mock_attach.out_hwpt_id = pt_id;
+		rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	}
+	mutex_unlock(&sobj->lock);
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
 static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd,
 				     struct iommu_test_cmd *cmd)
 {
@@ -1216,7 +1347,7 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd,
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
-	if (hwpt->domain->ops != &mock_domain_ops) {
+	if (!mock_is_paging(hwpt->domain)) {
 		rc = -EINVAL;
 		goto out_put;
 	}
@@ -1521,6 +1652,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_hwpt_coherency(ucmd, cmd);
 	case IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN:
 		return iommufd_test_mock_device_domain(ucmd, cmd);
+	case IOMMU_TEST_OP_MOCK_DEVICE_REPLACE:
+		return iommufd_test_mock_replace(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -55,6 +55,8 @@ enum {
 	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
 	IOMMUFD_CMD_OPTION = 0x87,
 	IOMMUFD_CMD_VFIO_IOAS = 0x88,
+	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
+	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
 };
 
 /**
@@ -353,5 +355,227 @@ struct iommu_vfio_ioas {
 };
 
 #define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
+
+/**
+ * enum iommufd_hwpt_alloc_flags - Flags for IOMMU_HWPT_ALLOC
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: The HWPT can serve as the parent (stage 2)
+ *                                of nested HWPTs
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: Dirty tracking support for the domain
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id of struct iommu_hwpt_alloc names a
+ *                             FAULT object to report I/O page faults to
+ * @IOMMU_HWPT_ALLOC_PASID: The HWPT can be attached to PASIDs
+ *
+ * Declared with upstream's values so that newer programs build; this kernel
+ * implements none of them: IOMMU_HWPT_ALLOC with any flag set fails with
+ * EOPNOTSUPP.
+ */
+enum iommufd_hwpt_alloc_flags {
+	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
+	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
+	IOMMU_HWPT_ALLOC_PASID = 1 << 3,
+};
+
+/**
+ * enum iommu_hwpt_data_type - Type of the driver data of IOMMU_HWPT_ALLOC
+ * @IOMMU_HWPT_DATA_NONE: No data: a page table managed by the kernel that
+ *                        mirrors an IOAS
+ * @IOMMU_HWPT_DATA_VTD_S1: Intel VT-d stage-1 page table (not implemented)
+ * @IOMMU_HWPT_DATA_ARM_SMMUV3: ARM SMMUv3 nested STE (not implemented)
+ *
+ * Only the values are declared: the payload structures of the other types
+ * (upstream's struct iommu_hwpt_vtd_s1 and struct iommu_hwpt_arm_smmuv3)
+ * are omitted, as this kernel reads no driver data; IOMMU_HWPT_ALLOC with
+ * a type other than IOMMU_HWPT_DATA_NONE fails with EOPNOTSUPP.
+ */
+enum iommu_hwpt_data_type {
+	IOMMU_HWPT_DATA_NONE = 0,
+	IOMMU_HWPT_DATA_VTD_S1 = 1,
+	IOMMU_HWPT_DATA_ARM_SMMUV3 = 2,
+};
+
+/**
+ * struct iommu_hwpt_alloc - ioctl(IOMMU_HWPT_ALLOC)
+ * @size: sizeof(struct iommu_hwpt_alloc); at least 24 (upstream 6.6's
+ *        layout, which ends at @__reserved)
+ * @flags: Combination of enum iommufd_hwpt_alloc_flags; must be 0
+ * @dev_id: The device the HW_PAGETABLE is made for
+ * @pt_id: The IOAS the HW_PAGETABLE mirrors
+ * @out_hwpt_id: The ID of the new HW_PAGETABLE
+ * @__reserved: Must be 0
+ * @data_type: One of enum iommu_hwpt_data_type; must be IOMMU_HWPT_DATA_NONE
+ * @data_len: Length of the data at @data_uptr; must be 0 with
+ *            IOMMU_HWPT_DATA_NONE
+ * @data_uptr: User pointer to the driver data; not read
+ * @fault_id: FAULT object, with IOMMU_HWPT_FAULT_ID_VALID only; not read
+ * @__reserved2: Must be 0
+ *
+ * Create a HW_PAGETABLE for the device @dev_id, an IOMMU page table of the
+ * device's IOMMU that mirrors every mapping of the IOAS @pt_id, without
+ * attaching the device: attach it (or any other device its IOMMU driver
+ * accepts on the page table) by the returned ID, or replace the page table
+ * of an attached device with it.  The page table is finished for the
+ * device's IOMMU (aperture, page sizes) before the IOAS's mappings are
+ * copied into it; IOVA it cannot translate is reserved in the IOAS from
+ * then on.  It refuses DMA that bypasses the CPU caches (no-snoop) if the
+ * device's IOMMU can, as the page table an attach by IOAS makes would.
+ * Unlike those, a HW_PAGETABLE made here stays, with or without devices,
+ * until IOMMU_DESTROY, which fails with EBUSY while a device is attached to
+ * it.
+ *
+ * Errors: EOPNOTSUPP for a flag, a non-zero @__reserved or @__reserved2, or
+ * a @data_type other than IOMMU_HWPT_DATA_NONE, also if the IOMMU driver
+ * cannot finish a page table without attaching it; EINVAL for
+ * IOMMU_HWPT_DATA_NONE with a non-zero @data_len, another type with a zero
+ * @data_len, or a @pt_id that is not an IOAS; ENOENT if @dev_id is not a
+ * device, or one its driver is unbinding; EADDRINUSE if a mapping or
+ * allowed range of the IOAS does not fit the page table; the error of the
+ * IOMMU driver if it cannot make a page table for the device; ENOMEM.
+ */
+struct iommu_hwpt_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 out_hwpt_id;
+	__u32 __reserved;
+	__u32 data_type;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 fault_id;
+	__u32 __reserved2;
+};
+
+#define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * enum iommu_hw_info_type - layout of the data IOMMU_GET_HW_INFO returns
+ * @IOMMU_HW_INFO_TYPE_NONE: No data: the IOMMU driver of the device reports
+ *                           nothing
+ * @IOMMU_HW_INFO_TYPE_DEFAULT: Same value as @IOMMU_HW_INFO_TYPE_NONE, the
+ *                              name upstream uses as input ("the driver's
+ *                              own type"); this kernel takes no input type
+ * @IOMMU_HW_INFO_TYPE_INTEL_VTD: Intel VT-d, struct iommu_hw_info_vtd
+ * @IOMMU_HW_INFO_TYPE_ARM_SMMUV3: ARM SMMUv3 (upstream's number; no driver
+ *                                of this kernel reports it)
+ * @IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV: NVIDIA Tegra241 CMDQV (upstream's
+ *                                    number; no driver of this kernel
+ *                                    reports it)
+ */
+enum iommu_hw_info_type {
+	IOMMU_HW_INFO_TYPE_NONE = 0,
+	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
+	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+	IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2,
+	IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV = 3,
+};
+
+/**
+ * enum iommu_hw_info_vtd_flags - flags of struct iommu_hw_info_vtd
+ * @IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17: The unit cannot use read-only
+ *                                         mappings in a nesting parent
+ *                                         domain (erratum 772415); never
+ *                                         set by this kernel, which has
+ *                                         no nesting
+ */
+enum iommu_hw_info_vtd_flags {
+	IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info_vtd - Intel VT-d data of IOMMU_GET_HW_INFO
+ *                            (IOMMU_HW_INFO_TYPE_INTEL_VTD)
+ * @flags: enum iommu_hw_info_vtd_flags
+ * @__reserved: Must be 0
+ * @cap_reg: The Capability Register of the remapping unit that serves the
+ *           device (VT-d specification, section 11.4.2)
+ * @ecap_reg: Its Extended Capability Register (section 11.4.3)
+ *
+ * Both are the register values read when the unit was set up, the same
+ * as /sys/class/iommu/dmar<N>/intel-iommu/cap and ecap show.
+ */
+struct iommu_hw_info_vtd {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 cap_reg;
+	__aligned_u64 ecap_reg;
+};
+
+/**
+ * enum iommufd_hw_capabilities - IOMMU capabilities IOMMU_GET_HW_INFO reports
+ * @IOMMU_HW_CAP_DIRTY_TRACKING: The IOMMU can track the pages devices
+ *                               write to (no driver of this kernel can)
+ * @IOMMU_HW_CAP_PCI_PASID_EXEC: The device may use PASIDs with execute
+ *                               permission (meaningful only with a non-zero
+ *                               out_max_pasid_log2)
+ * @IOMMU_HW_CAP_PCI_PASID_PRIV: The device may use PASIDs with privileged
+ *                               mode (likewise)
+ */
+enum iommufd_hw_capabilities {
+	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
+	IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
+	IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2,
+};
+
+/**
+ * enum iommufd_hw_info_flags - flags of struct iommu_hw_info
+ * @IOMMU_HW_INFO_FLAG_INPUT_TYPE: Not supported by this kernel
+ *                                 (EOPNOTSUPP); reserved for selecting
+ *                                 the type of data through @in_data_type
+ */
+enum iommufd_hw_info_flags {
+	IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info - ioctl(IOMMU_GET_HW_INFO)
+ * @size: sizeof(struct iommu_hw_info); 32, the size before
+ *        @out_capabilities existed, is accepted too
+ * @flags: Must be 0: no flag of enum iommufd_hw_info_flags is implemented
+ * @dev_id: ID of a DEVICE object of this iommufd (a VFIO device bound to it)
+ * @data_len: Input: the size of the buffer at @data_uptr in bytes.  Output:
+ *            the size of the data the IOMMU driver has, which may be
+ *            larger or smaller than the buffer
+ * @data_uptr: User pointer to the buffer for the data, laid out as
+ *             @out_data_type says
+ * @in_data_type: Input with IOMMU_HW_INFO_FLAG_INPUT_TYPE, which this
+ *                kernel does not support; ignored
+ * @out_data_type: Output: the layout of the data, enum iommu_hw_info_type;
+ *                 IOMMU_HW_INFO_TYPE_NONE if the driver reports nothing
+ * @out_max_pasid_log2: Output: log2 of the number of PASIDs the device may
+ *                      use; always 0 (no PASID support) in this kernel
+ * @__reserved: Must be 0
+ * @out_capabilities: Output: enum iommufd_hw_capabilities; always 0 in
+ *                    this kernel
+ *
+ * Report what the IOMMU serving device @dev_id is, in the layout of its
+ * driver (struct iommu_hw_info_vtd for Intel VT-d).  The kernel copies
+ * as much of its data as fits in the @data_len bytes at @data_uptr,
+ * zeroes the rest of those bytes, and returns in @data_len the size of
+ * its data: a caller can pass 0 to learn the size, and a caller whose
+ * structure is larger than the kernel's reads the fields the kernel does
+ * not know as 0.  A driver without such data gives IOMMU_HW_INFO_TYPE_NONE
+ * and @data_len 0, and the buffer is zeroed.
+ *
+ * Errors: EOPNOTSUPP for a non-zero @flags or @__reserved, ENOENT when
+ * @dev_id is not a DEVICE object, EFAULT when the buffer cannot be written
+ * (the structure is then not written back), ENOMEM.
+ */
+struct iommu_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	union {
+		__u32 in_data_type;
+		__u32 out_data_type;
+	};
+	__u8 out_max_pasid_log2;
+	__u8 __reserved[3];
+	__aligned_u64 out_capabilities;
+};
+
+#define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
 
 #endif

@@ -88,8 +88,8 @@ TEST_F(iommufd, unknown_ioctl)
 	/* Big enough for any command, with a valid size and zero fields */
 	__u32 buf[16] = { sizeof(buf) };
 
-	/* First command number after IOMMU_VFIO_IOAS that this series lacks */
-	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x89), buf));
+	/* First command number after IOMMU_GET_HW_INFO that this series lacks */
+	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x8b), buf));
 	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x90), buf));
 	test_err(ENOTTY, ioctl(self->fd, _IO(IOMMUFD_TYPE, 0x7f), buf));
 	/* Right number, wrong type or direction bits */
@@ -3529,6 +3529,1060 @@ TEST_F(attach, destroy_waits_for_users)
 	ASSERT_LT(0, dw.ok);
 	test_err(ENOENT, _test_ioctl_destroy(self->fd, dw.hwpt_id));
 	test_ioctl_destroy(ioas_id);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/*
+ * IOMMU_GET_HW_INFO on mock devices: the default and INTEL mock IOMMUs
+ * report a struct iommu_test_hw_info (IOMMU_HW_INFO_TYPE_SELFTEST), the
+ * SMMUV3 one nothing.  The user buffer is pre-filled with 0xff so that
+ * every byte the kernel wrote, and every byte it must not write, shows.
+ */
+#define HW_INFO_FILL 0xff
+#define HW_INFO_BUF 128
+
+FIXTURE(hw_info) {
+	int fd;
+	__u32 ioas_id;
+	__u32 stdev_id;
+	__u32 hwpt_id;
+	__u32 idev_id;
+	/* Two pages, the second PROT_NONE */
+	__u8 *pages;
+};
+
+FIXTURE_SETUP(hw_info)
+{
+	self->fd = iommufd_open();
+	if (self->fd < 0)
+		SKIP_TEST("cannot open /dev/iommu: %s", strerror(errno));
+	if (!iommufd_test_supported(self->fd))
+		SKIP_TEST("CONFIG_IOMMUFD_TEST is off");
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, &self->hwpt_id,
+			     &self->idev_id);
+	self->pages = mmap(NULL, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->pages);
+	ASSERT_EQ(0, mprotect(self->pages + PAGE_SIZE, PAGE_SIZE, PROT_NONE));
+}
+
+FIXTURE_TEARDOWN(hw_info)
+{
+	close(self->fd);
+	munmap(self->pages, 2 * PAGE_SIZE);
+}
+
+static const struct iommu_test_hw_info hw_info_default = {
+	.flags = 0,
+	.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
+};
+
+static bool all_bytes(const void *p, size_t len, __u8 val)
+{
+	const __u8 *b = p;
+
+	while (len--)
+		if (*b++ != val)
+			return false;
+	return true;
+}
+
+/*
+ * Assert that @buf (HW_INFO_BUF bytes, pre-filled with HW_INFO_FILL)
+ * holds the first bytes of @data (@data_size bytes) up to @data_len, zero
+ * after them up to @data_len, and HW_INFO_FILL from @data_len on.
+ */
+static void check_hw_info_buf(struct __test_metadata *_metadata,
+			      const __u8 *buf, __u32 data_len,
+			      const void *data, __u32 data_size)
+{
+	__u32 copied = data_len < data_size ? data_len : data_size;
+	__u32 i;
+
+	ASSERT_EQ(0, memcmp(buf, data, copied));
+	for (i = copied; i != data_len; i++)
+		ASSERT_EQ(0, buf[i]) TH_LOG("byte %u of %u not zeroed", i,
+					    data_len);
+	for (i = data_len; i != HW_INFO_BUF; i++)
+		ASSERT_EQ(HW_INFO_FILL, buf[i])
+			TH_LOG("byte %u written beyond data_len %u", i,
+			       data_len);
+}
+
+/*
+ * data_len smaller than, equal to and larger than the driver's data: the
+ * copy is truncated or zero-filled, data_len comes back as the driver's
+ * size, and the output fields are written whatever they held.
+ */
+TEST_F(hw_info, data_len)
+{
+	static const __u32 lens[] = { 0, 1, 4, 7, 8, 9, 16, 64, HW_INFO_BUF };
+	__u8 buf[HW_INFO_BUF];
+	unsigned int i;
+
+	for (i = 0; i != ARRAY_SIZE(lens); i++) {
+		struct iommu_hw_info cmd = {
+			.size = sizeof(cmd),
+			.dev_id = self->idev_id,
+			.data_len = lens[i],
+			.data_uptr = (uintptr_t)buf,
+			.out_data_type = 0x55555555,
+			.out_max_pasid_log2 = 0xff,
+			.out_capabilities = UINT64_MAX,
+		};
+
+		memset(buf, HW_INFO_FILL, sizeof(buf));
+		ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+		ASSERT_EQ(sizeof(struct iommu_test_hw_info), cmd.data_len);
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+		ASSERT_EQ(0, cmd.out_max_pasid_log2);
+		ASSERT_EQ(0, cmd.out_capabilities);
+		ASSERT_EQ(0, cmd.flags);
+		ASSERT_EQ(self->idev_id, cmd.dev_id);
+		ASSERT_EQ((uintptr_t)buf, cmd.data_uptr);
+		check_hw_info_buf(_metadata, buf, lens[i], &hw_info_default,
+				  sizeof(hw_info_default));
+	}
+
+	/* Asking for the size only: no buffer at all */
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id, NULL, 0,
+					     NULL));
+}
+
+/*
+ * The structure's size: upstream 6.6's 32 bytes (without
+ * out_capabilities, which must then not be written), the current 40, and
+ * larger with a zero or non-zero tail.
+ */
+TEST_F(hw_info, struct_sizes)
+{
+	struct iommu_test_hw_info data;
+	struct iommu_hw_info cmd = {
+		.dev_id = self->idev_id,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+	};
+	struct iommu_hw_info raw;
+
+	/* Shorter than upstream 6.6's structure */
+	test_err(EINVAL, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				     sizeof(cmd), 31, 0));
+	test_err(EINVAL, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				     sizeof(cmd), 0, 0));
+
+	/* 32 bytes: out_capabilities is outside the structure */
+	memset(&raw, 0, sizeof(raw));
+	raw.size = 32;
+	raw.dev_id = self->idev_id;
+	raw.data_len = sizeof(data);
+	raw.data_uptr = (uintptr_t)&data;
+	raw.out_capabilities = 0xabababababababab;
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &raw));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, raw.out_data_type);
+	ASSERT_EQ(sizeof(data), raw.data_len);
+	ASSERT_EQ(0xabababababababab, raw.out_capabilities);
+	ASSERT_EQ(0, memcmp(&data, &hw_info_default, sizeof(data)));
+
+	/* 40, and 48 with a zero tail, work alike */
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	cmd.out_capabilities = UINT64_MAX;
+	ASSERT_EQ(0, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				 sizeof(cmd), sizeof(cmd), 0));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+	ASSERT_EQ(0, cmd.out_capabilities);
+	ASSERT_EQ(0, memcmp(&data, &hw_info_default, sizeof(data)));
+
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	cmd.out_data_type = 0;
+	cmd.out_capabilities = UINT64_MAX;
+	ASSERT_EQ(0, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				 sizeof(cmd), sizeof(cmd) + 8, 0));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+	ASSERT_EQ(0, cmd.out_capabilities);
+	ASSERT_EQ(0, memcmp(&data, &hw_info_default, sizeof(data)));
+
+	/* A non-zero byte the kernel does not know: E2BIG, nothing written */
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	cmd.data_len = sizeof(data);
+	cmd.out_data_type = 0;
+	test_err(E2BIG, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				    sizeof(cmd), sizeof(cmd) + 8, 1));
+	test_err(E2BIG, ioctl_sized(self->fd, IOMMU_GET_HW_INFO, &cmd,
+				    sizeof(cmd), sizeof(cmd) + 1, 0x80));
+	ASSERT_EQ(0, cmd.out_data_type);
+	ASSERT_EQ(sizeof(data), cmd.data_len);
+	ASSERT_TRUE(all_bytes(&data, sizeof(data), HW_INFO_FILL));
+}
+
+/*
+ * Unknown flags (including upstream's IOMMU_HW_INFO_FLAG_INPUT_TYPE, not
+ * implemented), reserved bytes and IDs that are no device: the errno of
+ * the UAPI, and neither the buffer nor the structure written.
+ */
+TEST_F(hw_info, errnos)
+{
+	const __u32 not_devices[] = {
+		0, self->ioas_id, self->hwpt_id, self->stdev_id,
+		self->idev_id + 100, INT32_MAX, UINT32_MAX,
+	};
+	__u8 buf[HW_INFO_BUF];
+	struct iommu_hw_info cmd;
+	unsigned int i;
+
+#define hw_info_err(err, field, val)                                          \
+	do {                                                                  \
+		memset(&cmd, 0, sizeof(cmd));                                 \
+		cmd.size = sizeof(cmd);                                       \
+		cmd.dev_id = self->idev_id;                                   \
+		cmd.data_len = sizeof(buf);                                   \
+		cmd.data_uptr = (uintptr_t)buf;                               \
+		cmd.out_max_pasid_log2 = 0x7f;                                \
+		cmd.out_capabilities = 0x1234;                                \
+		cmd.field = val;                                              \
+		memset(buf, HW_INFO_FILL, sizeof(buf));                       \
+		test_err(err, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));      \
+		ASSERT_EQ(sizeof(buf), cmd.data_len);                         \
+		ASSERT_EQ(0x7f, cmd.out_max_pasid_log2);                      \
+		ASSERT_EQ(0x1234, cmd.out_capabilities);                      \
+		ASSERT_TRUE(all_bytes(buf, sizeof(buf), HW_INFO_FILL));       \
+	} while (0)
+
+	hw_info_err(EOPNOTSUPP, flags, IOMMU_HW_INFO_FLAG_INPUT_TYPE);
+	hw_info_err(EOPNOTSUPP, flags, 1U << 1);
+	hw_info_err(EOPNOTSUPP, flags, 1U << 31);
+	for (i = 0; i != ARRAY_SIZE(cmd.__reserved); i++) {
+		hw_info_err(EOPNOTSUPP, __reserved[i], 1);
+		hw_info_err(EOPNOTSUPP, __reserved[i], 0x80);
+	}
+	for (i = 0; i != ARRAY_SIZE(not_devices); i++)
+		hw_info_err(ENOENT, dev_id, not_devices[i]);
+	/* Flags and reserved bytes are checked before the ID */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+	cmd.in_data_type = IOMMU_HW_INFO_TYPE_SELFTEST;
+	test_err(EOPNOTSUPP, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.__reserved[0] = 1;
+	test_err(EOPNOTSUPP, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+#undef hw_info_err
+
+	/* Without the flag in_data_type is ignored */
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.dev_id = self->idev_id;
+	cmd.in_data_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+}
+
+/*
+ * User memory that cannot be written: the data buffer (unmapped,
+ * read-only, or ending before data_len) and the structure itself give
+ * EFAULT, and the structure is not written back.  With data_len 0 the
+ * buffer is not touched at all.
+ */
+TEST_F(hw_info, efault)
+{
+	const __u32 size = sizeof(struct iommu_test_hw_info);
+	__u8 *end = self->pages + PAGE_SIZE;	/* the PROT_NONE page */
+	struct iommu_hw_info cmd;
+	struct iommu_hw_info *ro;
+	__u32 want_len;
+	void *rw;
+
+#define hw_info_efault(ptr, len)                                              \
+	do {                                                                  \
+		memset(&cmd, 0, sizeof(cmd));                                 \
+		cmd.size = sizeof(cmd);                                       \
+		cmd.dev_id = self->idev_id;                                   \
+		want_len = (len);                                             \
+		cmd.data_len = want_len;                                      \
+		cmd.data_uptr = (uintptr_t)(ptr);                             \
+		cmd.out_data_type = 0x55;                                     \
+		test_err(EFAULT, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));   \
+		ASSERT_EQ(want_len, cmd.data_len);                            \
+		ASSERT_EQ(0x55, cmd.out_data_type);                           \
+	} while (0)
+
+	hw_info_efault(end, size);
+	hw_info_efault(end, 1);
+	/* The copy runs into the unmapped page */
+	hw_info_efault(end - size / 2, size);
+	/* The copy fits, the zero fill does not */
+	hw_info_efault(end - size, size + 1);
+	hw_info_efault(end - size, PAGE_SIZE);
+	hw_info_efault(end - 2 * size, UINT32_MAX);
+	hw_info_efault(NULL, size);
+	hw_info_efault(1ULL << 63, size);
+	hw_info_efault(UINT64_MAX - 3, size);
+#undef hw_info_efault
+
+	/* Exactly up to the unmapped page is fine */
+	memset(end - size, HW_INFO_FILL, size);
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id,
+					     end - size, size, &cmd));
+	ASSERT_EQ(0, memcmp(end - size, &hw_info_default, size));
+	/* No data asked for: the pointer is not used */
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id, end, 0,
+					     &cmd));
+	ASSERT_EQ(size, cmd.data_len);
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id,
+					     (void *)(uintptr_t)UINT64_MAX, 0,
+					     &cmd));
+
+	/* A read-only buffer */
+	ASSERT_EQ(0, mprotect(self->pages, PAGE_SIZE, PROT_READ));
+	test_err(EFAULT, _test_ioctl_get_hw_info(self->fd, self->idev_id,
+						 self->pages, size, NULL));
+	ASSERT_EQ(0, mprotect(self->pages, PAGE_SIZE,
+			      PROT_READ | PROT_WRITE));
+
+	/* The structure in read-only memory: the answer cannot be written */
+	rw = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, rw);
+	ro = rw;
+	memset(ro, 0, sizeof(*ro));
+	ro->size = sizeof(*ro);
+	ro->dev_id = self->idev_id;
+	ro->data_len = size;
+	ro->data_uptr = (uintptr_t)self->pages;
+	ASSERT_EQ(0, mprotect(rw, PAGE_SIZE, PROT_READ));
+	memset(self->pages, HW_INFO_FILL, size);
+	test_err(EFAULT, ioctl(self->fd, IOMMU_GET_HW_INFO, ro));
+	/* The data was copied before the structure failed */
+	ASSERT_EQ(0, memcmp(self->pages, &hw_info_default, size));
+	munmap(rw, PAGE_SIZE);
+	test_err(EFAULT, ioctl(self->fd, IOMMU_GET_HW_INFO, NULL));
+
+	/* Nothing broke */
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id,
+					     self->pages, size, &cmd));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+	ASSERT_EQ(0, memcmp(self->pages, &hw_info_default, size));
+}
+
+/*
+ * A driver without hw_info (the SMMUV3 mock IOMMU, like 6.1's
+ * arm-smmu-v3): type NONE, data_len 0, and the buffer zeroed up to the
+ * data_len given.
+ */
+TEST_F(hw_info, no_hw_info)
+{
+	__u8 buf[HW_INFO_BUF];
+	struct iommu_hw_info cmd;
+	__u32 idev_id;
+
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, 0,
+						 MOCK_FLAGS_DEVICE_SMMUV3 |
+						 MOCK_FLAGS_DEVICE_NO_ATTACH,
+						 0, NULL, NULL, &idev_id));
+	memset(buf, HW_INFO_FILL, sizeof(buf));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, idev_id, buf, 16,
+					     &cmd));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_NONE, cmd.out_data_type);
+	ASSERT_EQ(0, cmd.data_len);
+	ASSERT_EQ(0, cmd.out_capabilities);
+	check_hw_info_buf(_metadata, buf, 16, &hw_info_default, 0);
+
+	memset(buf, HW_INFO_FILL, sizeof(buf));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, idev_id, buf, 0,
+					     &cmd));
+	ASSERT_EQ(0, cmd.data_len);
+	check_hw_info_buf(_metadata, buf, 0, &hw_info_default, 0);
+	test_err(EFAULT, _test_ioctl_get_hw_info(self->fd, idev_id,
+						 self->pages + PAGE_SIZE, 1,
+						 NULL));
+}
+
+/*
+ * Each device is asked through its own IOMMU driver (the INTEL mock
+ * IOMMU's data differs), attached or not; an unbound device is gone.
+ */
+TEST_F(hw_info, devices)
+{
+	const struct iommu_test_hw_info intel = {
+		.flags = MOCK_FLAGS_DEVICE_INTEL,
+		.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
+	};
+	struct iommu_test_hw_info data;
+	__u32 stdev_id, idev_id, ioas_id;
+
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, 0,
+						 MOCK_FLAGS_DEVICE_INTEL |
+						 MOCK_FLAGS_DEVICE_NO_ATTACH,
+						 0, &stdev_id, NULL,
+						 &idev_id));
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, idev_id, &data,
+					     sizeof(data), NULL));
+	ASSERT_EQ(0, memcmp(&data, &intel, sizeof(data)));
+
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id, &data,
+					     sizeof(data), NULL));
+	ASSERT_EQ(0, memcmp(&data, &hw_info_default, sizeof(data)));
+
+	/* Attached, detached: the same answer */
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_cmd_mock_attach(stdev_id, ioas_id, NULL);
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, idev_id, &data,
+					     sizeof(data), NULL));
+	ASSERT_EQ(0, memcmp(&data, &intel, sizeof(data)));
+	test_cmd_mock_detach(self->stdev_id);
+	memset(&data, HW_INFO_FILL, sizeof(data));
+	ASSERT_EQ(0, _test_ioctl_get_hw_info(self->fd, self->idev_id, &data,
+					     sizeof(data), NULL));
+	ASSERT_EQ(0, memcmp(&data, &hw_info_default, sizeof(data)));
+
+	/* Unbound: the DEVICE object went with the selftest object */
+	test_ioctl_destroy(stdev_id);
+	test_err(ENOENT, _test_ioctl_get_hw_info(self->fd, idev_id, &data,
+						 sizeof(data), NULL));
+	test_ioctl_destroy(self->stdev_id);
+	test_err(ENOENT, _test_ioctl_get_hw_info(self->fd, self->idev_id,
+						 &data, sizeof(data), NULL));
+}
+
+struct hw_info_race_arg {
+	int fd;
+	__u32 idev_id;
+	unsigned int ok;	/* calls that returned the data */
+	int last_rc;		/* of the last call: 0 or an errno */
+	bool bad_data;
+};
+
+static void *hw_info_race_caller(void *arg)
+{
+	struct hw_info_race_arg *hr = arg;
+	struct iommu_test_hw_info data;
+	struct iommu_hw_info cmd;
+
+	/* Until the device is gone: nothing but its data, then ENOENT */
+	for (;;) {
+		memset(&data, HW_INFO_FILL, sizeof(data));
+		if (_test_ioctl_get_hw_info(hr->fd, hr->idev_id, &data,
+					    sizeof(data), &cmd)) {
+			hr->last_rc = errno;
+			return NULL;
+		}
+		if (cmd.out_data_type != IOMMU_HW_INFO_TYPE_SELFTEST ||
+		    cmd.data_len != sizeof(data) ||
+		    memcmp(&data, &hw_info_default, sizeof(data))) {
+			hr->bad_data = true;
+			return NULL;
+		}
+		__atomic_add_fetch(&hr->ok, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * IOMMU_GET_HW_INFO in a loop while the mock device is unbound and
+ * destroyed: each call gives the device's data or, once its driver
+ * unbound it, ENOENT; never another error, never other data.
+ */
+TEST_F(hw_info, destroy_race)
+{
+	struct hw_info_race_arg hr = { .fd = self->fd };
+	unsigned int round;
+	pthread_t thread;
+
+	for (round = 0; round != 20; round++) {
+		__u32 stdev_id;
+
+		ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, 0,
+							 MOCK_FLAGS_DEVICE_NO_ATTACH,
+							 0, &stdev_id, NULL,
+							 &hr.idev_id));
+		hr.ok = 0;
+		hr.last_rc = 0;
+		hr.bad_data = false;
+		ASSERT_EQ(0, pthread_create(&thread, NULL, hw_info_race_caller,
+					    &hr));
+		/* Unbind under the caller, a little later each round */
+		while (__atomic_load_n(&hr.ok, __ATOMIC_RELAXED) < round + 1)
+			usleep(100);
+		test_ioctl_destroy(stdev_id);
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		ASSERT_FALSE(hr.bad_data);
+		ASSERT_EQ(ENOENT, hr.last_rc);
+		ASSERT_LT(0, hr.ok);
+		test_err(ENOENT, _test_ioctl_get_hw_info(self->fd, hr.idev_id,
+							 NULL, 0, NULL));
+	}
+}
+
+/* Create a mock device bound but not attached; returns its device ID */
+#define bind_mock(flags, peer, stdev, idev)                                    \
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, 0,                  \
+						 (flags) |                     \
+						 MOCK_FLAGS_DEVICE_NO_ATTACH,  \
+						 peer, stdev, NULL, idev))
+
+/* IOMMU_HWPT_ALLOC with every field given; the errno it fails with, or 0 */
+static int hwpt_alloc_raw(int fd, struct iommu_hwpt_alloc *cmd, size_t size,
+			  unsigned char tail)
+{
+	if (ioctl_sized(fd, IOMMU_HWPT_ALLOC, cmd, sizeof(*cmd), size, tail))
+		return errno;
+	return 0;
+}
+
+/* Every errno of IOMMU_HWPT_ALLOC, and the sizes it takes */
+TEST_F(attach, hwpt_alloc_errnos)
+{
+	__u32 ioas_id, stdev_id, idev_id, hwpt_id, other_hwpt;
+	struct iommu_hwpt_alloc cmd;
+	unsigned int i;
+	static const __u32 bad_flags[] = {
+		IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+		IOMMU_HWPT_FAULT_ID_VALID, IOMMU_HWPT_ALLOC_PASID, 1U << 31,
+	};
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	bind_mock(0, 0, &stdev_id, &idev_id);
+	test_cmd_mock_domain(ioas_id, NULL, &other_hwpt, NULL);
+
+#define reset_cmd()                                                            \
+	do {                                                                   \
+		memset(&cmd, 0, sizeof(cmd));                                  \
+		cmd.size = sizeof(cmd);                                        \
+		cmd.dev_id = idev_id;                                          \
+		cmd.pt_id = ioas_id;                                           \
+	} while (0)
+
+	for (i = 0; i != ARRAY_SIZE(bad_flags); i++) {
+		reset_cmd();
+		cmd.flags = bad_flags[i];
+		ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd,
+						     sizeof(cmd), 0));
+	}
+	reset_cmd();
+	cmd.__reserved = 1;
+	ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	reset_cmd();
+	cmd.__reserved2 = 1;
+	ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	/* Data length and type must agree, then no type is implemented */
+	reset_cmd();
+	cmd.data_len = 8;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	reset_cmd();
+	cmd.data_type = IOMMU_HWPT_DATA_VTD_S1;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.data_len = 24;
+	ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.data_type = IOMMU_HWPT_DATA_ARM_SMMUV3;
+	ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.data_type = 1000;
+	ASSERT_EQ(EOPNOTSUPP, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	/* dev_id must be a device */
+	reset_cmd();
+	cmd.dev_id = 0;
+	ASSERT_EQ(ENOENT, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.dev_id = ioas_id;
+	ASSERT_EQ(ENOENT, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.dev_id = stdev_id;
+	ASSERT_EQ(ENOENT, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.dev_id = 1U << 30;
+	ASSERT_EQ(ENOENT, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	/* pt_id must be an IOAS */
+	reset_cmd();
+	cmd.pt_id = 0;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.pt_id = idev_id;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.pt_id = other_hwpt;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+	cmd.pt_id = 1U << 30;
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd), 0));
+
+	/* Sizes: 6.6's 24 bytes is the minimum, trailing bytes must be 0 */
+	reset_cmd();
+	ASSERT_EQ(EINVAL, hwpt_alloc_raw(self->fd, &cmd, 23, 0));
+	ASSERT_EQ(E2BIG, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd) + 8, 1));
+	ASSERT_EQ(0, hwpt_alloc_raw(self->fd, &cmd, 24, 0));
+	hwpt_id = cmd.out_hwpt_id;
+	ASSERT_NE(0, hwpt_id);
+	test_cmd_hwpt_coherency(hwpt_id, 1);
+	reset_cmd();
+	ASSERT_EQ(0, hwpt_alloc_raw(self->fd, &cmd, sizeof(cmd) + 8, 0));
+	ASSERT_NE(hwpt_id, cmd.out_hwpt_id);
+	test_ioctl_destroy(cmd.out_hwpt_id);
+	/* 6.7's 40-byte form: data_type NONE, data_len 0, data_uptr unread */
+	reset_cmd();
+	cmd.data_uptr = 1;
+	ASSERT_EQ(0, hwpt_alloc_raw(self->fd, &cmd, 40, 0));
+	test_ioctl_destroy(cmd.out_hwpt_id);
+	/* A manual HW_PAGETABLE holds its IOAS */
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, ioas_id));
+	test_ioctl_destroy(hwpt_id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+#undef reset_cmd
+}
+
+/*
+ * A manual HW_PAGETABLE is filled before any device is attached, attached
+ * by its ID, busy while a device uses it, never picked by an attach by
+ * IOAS, and outlives its devices.
+ */
+TEST_F(attach, hwpt_alloc_attach)
+{
+	__u32 ioas_id, a_id, a_dev, b_id, hwpt_id, id, auto_id;
+	__u64 iova = MOCK_APERTURE_START;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE, iova);
+	bind_mock(0, 0, &a_id, &a_dev);
+	test_ioctl_hwpt_alloc(a_dev, ioas_id, &hwpt_id);
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+	test_cmd_mock_device_on(a_id, 0, MOCK_DEV_ON_BLOCKED);
+
+	test_cmd_mock_attach(a_id, hwpt_id, &id);
+	ASSERT_EQ(hwpt_id, id);
+	test_cmd_mock_device_on(a_id, hwpt_id, MOCK_DEV_ON_HWPT);
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, hwpt_id));
+
+	/* An attach by IOAS makes an automatic one of its own */
+	test_cmd_mock_domain(ioas_id, &b_id, &auto_id, NULL);
+	ASSERT_NE(hwpt_id, auto_id);
+	test_cmd_check_map(auto_id, iova, self->buffer, BUFFER_SIZE);
+
+	/* A map and an unmap reach the manual one too */
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE,
+				  iova + BUFFER_SIZE);
+	test_cmd_check_map(hwpt_id, iova + BUFFER_SIZE, self->buffer,
+			   PAGE_SIZE);
+	test_ioctl_ioas_unmap(ioas_id, iova + BUFFER_SIZE, PAGE_SIZE);
+	test_err(EINVAL, _test_cmd_check_map(self->fd, hwpt_id,
+					     iova + BUFFER_SIZE, self->buffer,
+					     PAGE_SIZE, NULL));
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+
+	/* It outlives its last device, mappings included */
+	test_cmd_mock_detach(a_id);
+	test_cmd_mock_device_on(a_id, 0, MOCK_DEV_ON_BLOCKED);
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+	test_cmd_mock_attach(a_id, hwpt_id, &id);
+	ASSERT_EQ(hwpt_id, id);
+	test_cmd_mock_detach(a_id);
+	test_ioctl_destroy(hwpt_id);
+	test_err(ENOENT, _test_cmd_mock_attach(self->fd, a_id, hwpt_id, NULL));
+	test_ioctl_destroy(b_id);
+	test_ioctl_destroy(ioas_id);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/*
+ * Finished without an attach, as 6.1's drivers would at the first one:
+ * the smmuv3-like domain has its page table and aperture before any
+ * device is attached (its map would fail otherwise), binds itself to the
+ * device's IOMMU instance, and the intel-like one takes the unit's width.
+ */
+TEST_F(attach, hwpt_alloc_finalised)
+{
+	__u32 ioas_id, s1_id, s1_dev, s2_id, s2_dev, hwpt_id, id;
+	__u32 n_id, n_dev, w_dev;
+	__u64 iova = 1ULL << 30;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, BUFFER_SIZE, iova);
+	bind_mock(MOCK_FLAGS_DEVICE_SMMUV3, 0, &s1_id, &s1_dev);
+	bind_mock(MOCK_FLAGS_DEVICE_SMMUV3, 0, &s2_id, &s2_dev);
+	test_ioctl_hwpt_alloc(s1_dev, ioas_id, &hwpt_id);
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+	check_one_range(ioas_id, 0, MOCK_SMMU_APERTURE_LAST);
+	/* Another SMMU's device is refused, its own is not */
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, s2_id, hwpt_id, NULL));
+	test_cmd_mock_device_on(s2_id, 0, MOCK_DEV_ON_BLOCKED);
+	test_cmd_mock_attach(s1_id, hwpt_id, &id);
+	test_cmd_mock_device_on(s1_id, hwpt_id, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_detach(s1_id);
+	test_ioctl_destroy(hwpt_id);
+	check_one_range(ioas_id, 0, UINT64_MAX);
+
+	/* intel: the unit's width right away; a narrow unit refuses */
+	bind_mock(MOCK_FLAGS_DEVICE_INTEL, 0, NULL, &w_dev);
+	bind_mock(MOCK_FLAGS_DEVICE_INTEL | MOCK_FLAGS_DEVICE_NARROW, 0, &n_id,
+		  &n_dev);
+	test_ioctl_hwpt_alloc(w_dev, ioas_id, &hwpt_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_APERTURE_LAST);
+	test_cmd_check_map(hwpt_id, iova, self->buffer, BUFFER_SIZE);
+	test_ioctl_destroy(hwpt_id);
+	test_ioctl_ioas_map_fixed(ioas_id, self->buffer, PAGE_SIZE,
+				  MOCK_INTEL_NARROW_LAST + 1);
+	test_err(EADDRINUSE, _test_ioctl_hwpt_alloc(self->fd, n_dev, ioas_id,
+						    NULL));
+	test_ioctl_ioas_unmap(ioas_id, MOCK_INTEL_NARROW_LAST + 1, PAGE_SIZE);
+	test_ioctl_hwpt_alloc(n_dev, ioas_id, &hwpt_id);
+	check_one_range(ioas_id, 0, MOCK_INTEL_NARROW_LAST);
+	test_cmd_mock_attach(n_id, hwpt_id, NULL);
+	test_cmd_mock_detach(n_id);
+	test_ioctl_destroy(hwpt_id);
+	test_ioctl_destroy(ioas_id);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/*
+ * Cache coherency: enforced when the device's unit can, else a page table
+ * that does not enforce it, which the device can then be attached to.
+ */
+TEST_F(attach, hwpt_alloc_coherency)
+{
+	__u32 ioas_id, s_dev, ns_id, ns_dev, hwpt_id, hwpt2_id;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	bind_mock(MOCK_FLAGS_DEVICE_INTEL, 0, NULL, &s_dev);
+	bind_mock(MOCK_FLAGS_DEVICE_INTEL | MOCK_FLAGS_DEVICE_NO_SNOOP, 0,
+		  &ns_id, &ns_dev);
+	test_ioctl_hwpt_alloc(s_dev, ioas_id, &hwpt_id);
+	test_cmd_hwpt_coherency(hwpt_id, 1);
+	test_ioctl_hwpt_alloc(ns_dev, ioas_id, &hwpt2_id);
+	test_cmd_hwpt_coherency(hwpt2_id, 0);
+	/* The device without snoop control: not on the enforcing one */
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, ns_id, hwpt_id, NULL));
+	test_cmd_mock_attach(ns_id, hwpt2_id, NULL);
+	test_cmd_mock_device_on(ns_id, hwpt2_id, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_detach(ns_id);
+	test_ioctl_destroy(hwpt_id);
+	test_ioctl_destroy(hwpt2_id);
+}
+
+/*
+ * Replace between two IOASes: the device moves to an automatic page table
+ * of the new IOAS (made, finished and filled first), the old automatic
+ * one is destroyed, a manual one keeps its mappings, and naming where the
+ * device is does nothing.
+ */
+TEST_F(attach, replace_ioas)
+{
+	__u32 ioas_a, ioas_b, stdev_id, idev_id, hwpt_a, hwpt_b, manual, id;
+	__u64 iova = MOCK_APERTURE_START;
+	char *buf_b = (char *)self->buffer + BUFFER_SIZE / 2;
+	__u64 allocs;
+
+	test_ioctl_ioas_alloc(&ioas_a);
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_ioctl_ioas_map_fixed(ioas_a, self->buffer, BUFFER_SIZE / 2, iova);
+	test_ioctl_ioas_map_fixed(ioas_b, buf_b, BUFFER_SIZE / 2, iova);
+	test_cmd_mock_domain(ioas_a, &stdev_id, &hwpt_a, &idev_id);
+
+	/* Where it is already: nothing happens */
+	allocs = mock_domain_allocs(self->fd);
+	test_cmd_mock_replace(stdev_id, ioas_a, &id);
+	ASSERT_EQ(hwpt_a, id);
+	test_cmd_mock_replace(stdev_id, hwpt_a, &id);
+	ASSERT_EQ(hwpt_a, id);
+	ASSERT_EQ(allocs, mock_domain_allocs(self->fd));
+
+	test_cmd_mock_replace(stdev_id, ioas_b, &hwpt_b);
+	ASSERT_NE(hwpt_a, hwpt_b);
+	ASSERT_EQ(allocs + 1, mock_domain_allocs(self->fd));
+	test_cmd_mock_device_on(stdev_id, hwpt_b, MOCK_DEV_ON_HWPT);
+	test_cmd_check_map(hwpt_b, iova, buf_b, BUFFER_SIZE / 2);
+	/* The automatic one left behind is gone, its IOAS free */
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, ioas_b));
+
+	/* To a manual one of IOAS A, by ID; B's automatic one goes */
+	test_ioctl_hwpt_alloc(idev_id, ioas_a, &manual);
+	test_cmd_mock_replace(stdev_id, manual, &id);
+	ASSERT_EQ(manual, id);
+	test_cmd_mock_device_on(stdev_id, manual, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_b));
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, manual));
+
+	/* Naming IOAS A moves it off the manual one, to an automatic one */
+	test_cmd_mock_replace(stdev_id, ioas_a, &id);
+	ASSERT_NE(manual, id);
+	test_cmd_mock_device_on(stdev_id, id, MOCK_DEV_ON_HWPT);
+	test_cmd_check_map(id, iova, self->buffer, BUFFER_SIZE / 2);
+	hwpt_a = id;
+	test_cmd_mock_replace(stdev_id, manual, &id);
+	ASSERT_EQ(manual, id);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+
+	/* Away from the manual one: it stays, with its mappings */
+	test_cmd_mock_replace(stdev_id, ioas_b, &hwpt_b);
+	test_cmd_mock_device_on(stdev_id, hwpt_b, MOCK_DEV_ON_HWPT);
+	test_cmd_check_map(manual, iova, self->buffer, BUFFER_SIZE / 2);
+	test_cmd_check_map(hwpt_b, iova, buf_b, BUFFER_SIZE / 2);
+	test_ioctl_destroy(manual);
+
+	/* Detach works after replaces, and the automatic one goes with it */
+	test_cmd_mock_detach(stdev_id);
+	test_cmd_mock_device_on(stdev_id, 0, MOCK_DEV_ON_BLOCKED);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_b));
+	test_ioctl_destroy(ioas_a);
+	test_ioctl_destroy(ioas_b);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+}
+
+/* Every errno of a replace; after each the device is where it was */
+TEST_F(attach, replace_errnos)
+{
+	__u32 ioas_a, ioas_b, stdev_id, hwpt_a, idle_id, idev_id, s_dev;
+	__u32 smmu_hwpt, n_id, n_hwpt, ns_id, ns_hwpt, snoop_hwpt, s2_dev;
+	__u32 resv_id, resv_hwpt, id;
+
+	test_ioctl_ioas_alloc(&ioas_a);
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_cmd_mock_domain_flags(ioas_a, MOCK_FLAGS_DEVICE_SMMUV3, 0,
+				   &stdev_id, &hwpt_a);
+
+#define still_on_a()                                                           \
+	do {                                                                   \
+		test_cmd_mock_device_on(stdev_id, hwpt_a, MOCK_DEV_ON_HWPT);   \
+		test_err(EBUSY, _test_ioctl_destroy(self->fd, hwpt_a));        \
+	} while (0)
+
+	/* Not attached: iommufd_device_replace()'s own check */
+	bind_mock(0, 0, &idle_id, &idev_id);
+	test_err(EINVAL, _test_cmd_mock_replace(self->fd, idle_id, ioas_a,
+						NULL));
+	/* No such object, or neither an IOAS nor a HW_PAGETABLE */
+	test_err(ENOENT, _test_cmd_mock_replace(self->fd, stdev_id, 1U << 30,
+						NULL));
+	still_on_a();
+	test_err(EINVAL, _test_cmd_mock_replace(self->fd, stdev_id, idev_id,
+						NULL));
+	still_on_a();
+	/* A page table of another mock IOMMU, or of another SMMU instance */
+	test_ioctl_hwpt_alloc(idev_id, ioas_b, &smmu_hwpt);
+	test_err(EINVAL, _test_cmd_mock_replace(self->fd, stdev_id, smmu_hwpt,
+						NULL));
+	still_on_a();
+	test_ioctl_destroy(smmu_hwpt);
+	bind_mock(MOCK_FLAGS_DEVICE_SMMUV3, 0, NULL, &s_dev);
+	test_ioctl_hwpt_alloc(s_dev, ioas_b, &smmu_hwpt);
+	test_err(EINVAL, _test_cmd_mock_replace(self->fd, stdev_id, smmu_hwpt,
+						NULL));
+	still_on_a();
+	test_ioctl_destroy(smmu_hwpt);
+	/* The new IOAS has a mapping the new page table cannot hold */
+	test_ioctl_ioas_map_fixed(ioas_b, self->buffer, PAGE_SIZE,
+				  MOCK_SMMU_APERTURE_LAST + 1);
+	test_err(EADDRINUSE, _test_cmd_mock_replace(self->fd, stdev_id, ioas_b,
+						    NULL));
+	still_on_a();
+	test_ioctl_ioas_unmap(ioas_b, MOCK_SMMU_APERTURE_LAST + 1, PAGE_SIZE);
+	/* The new page table was undone with its reservation */
+	check_one_range(ioas_b, 0, UINT64_MAX);
+
+	/* intel: a narrow unit moved where a mapping lies beyond its width */
+	test_cmd_mock_domain_flags(ioas_a, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NARROW, 0, &n_id, &n_hwpt);
+	test_ioctl_ioas_map_fixed(ioas_b, self->buffer, PAGE_SIZE,
+				  MOCK_INTEL_NARROW_LAST + 1);
+	test_err(EADDRINUSE, _test_cmd_mock_replace(self->fd, n_id, ioas_b,
+						    NULL));
+	test_cmd_mock_device_on(n_id, n_hwpt, MOCK_DEV_ON_HWPT);
+	test_ioctl_ioas_unmap(ioas_b, MOCK_INTEL_NARROW_LAST + 1, PAGE_SIZE);
+
+	/* A unit without snoop control onto an enforcing page table */
+	test_cmd_mock_domain_flags(ioas_a, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NO_SNOOP, 0, &ns_id,
+				   &ns_hwpt);
+	bind_mock(MOCK_FLAGS_DEVICE_INTEL, 0, NULL, &s2_dev);
+	test_ioctl_hwpt_alloc(s2_dev, ioas_b, &snoop_hwpt);
+	test_cmd_hwpt_coherency(snoop_hwpt, 1);
+	test_err(EINVAL, _test_cmd_mock_replace(self->fd, ns_id, snoop_hwpt,
+						NULL));
+	test_cmd_mock_device_on(ns_id, ns_hwpt, MOCK_DEV_ON_HWPT);
+	/* By IOAS it gets a page table it can use */
+	test_cmd_mock_replace(ns_id, ioas_b, &ns_hwpt);
+	ASSERT_NE(snoop_hwpt, ns_hwpt);
+	test_cmd_hwpt_coherency(ns_hwpt, 0);
+	test_cmd_mock_device_on(ns_id, ns_hwpt, MOCK_DEV_ON_HWPT);
+
+	/*
+	 * By IOAS, the automatic page tables of other mock IOMMUs there are
+	 * tried and refuse the device: it gets a new one
+	 */
+	test_cmd_mock_domain(ioas_b, &resv_id, &resv_hwpt, NULL);
+	test_cmd_mock_replace(stdev_id, ioas_b, &id);
+	ASSERT_NE(resv_hwpt, id);
+	ASSERT_NE(ns_hwpt, id);
+	test_cmd_mock_device_on(stdev_id, id, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+#undef still_on_a
+}
+
+/*
+ * By IOAS, an automatic page table the driver refuses for the device (an
+ * enforcing one, for a unit without snoop control: refused by the driver's
+ * attach, not by iommufd's checks) is rolled back and the next candidate,
+ * here a new page table without enforcement, is used; the refused one
+ * keeps its device.
+ */
+TEST_F(attach, replace_refused_candidate)
+{
+	__u32 ioas_a, ioas_b, sc_id, sc_hwpt, ns_id, ns_hwpt, id;
+	__u64 allocs;
+
+	test_ioctl_ioas_alloc(&ioas_a);
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_cmd_mock_domain_flags(ioas_b, MOCK_FLAGS_DEVICE_INTEL, 0, &sc_id,
+				   &sc_hwpt);
+	test_cmd_hwpt_coherency(sc_hwpt, 1);
+	test_cmd_mock_domain_flags(ioas_a, MOCK_FLAGS_DEVICE_INTEL |
+				   MOCK_FLAGS_DEVICE_NO_SNOOP, 0, &ns_id,
+				   &ns_hwpt);
+	test_cmd_hwpt_coherency(ns_hwpt, 0);
+
+	allocs = mock_domain_allocs(self->fd);
+	test_cmd_mock_replace(ns_id, ioas_b, &id);
+	ASSERT_NE(sc_hwpt, id);
+	test_cmd_hwpt_coherency(id, 0);
+	test_cmd_mock_device_on(ns_id, id, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(sc_id, sc_hwpt, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, ns_hwpt));
+	/* The new one: refused with enforcement, then made without it */
+	ASSERT_EQ(allocs + 2, mock_domain_allocs(self->fd));
+}
+
+/*
+ * A mock IOMMU without the finalise op, like 6.1 amd or arm-smmu-v3: no
+ * IOMMU_HWPT_ALLOC, and no replace that needs a new page table, with the
+ * device left where it was; a replace to an automatic page table of the
+ * IOAS that takes the device works.
+ */
+TEST_F(attach, replace_no_finalise)
+{
+	__u32 ioas_a, ioas_b, ioas_c, d0, d1, idev0, hwpt_a, hwpt_b, id;
+	__u64 iova = MOCK_APERTURE_START;
+
+	test_ioctl_ioas_alloc(&ioas_a);
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_ioctl_ioas_alloc(&ioas_c);
+	test_ioctl_ioas_map_fixed(ioas_b, self->buffer, BUFFER_SIZE, iova);
+	bind_mock(MOCK_FLAGS_DEVICE_NO_FINALISE, 0, &d0, &idev0);
+	test_cmd_mock_attach(d0, ioas_a, &hwpt_a);
+
+	test_err(EOPNOTSUPP, _test_ioctl_hwpt_alloc(self->fd, idev0, ioas_a,
+						    NULL));
+	test_err(EOPNOTSUPP, _test_ioctl_hwpt_alloc(self->fd, idev0, ioas_c,
+						    NULL));
+	/* Nothing left behind in the IOAS */
+	test_ioctl_destroy(ioas_c);
+
+	/* A replace to an IOAS without an automatic page table */
+	test_err(EOPNOTSUPP, _test_cmd_mock_replace(self->fd, d0, ioas_b,
+						    NULL));
+	test_cmd_mock_device_on(d0, hwpt_a, MOCK_DEV_ON_HWPT);
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, hwpt_a));
+	check_one_range(ioas_b, 0, UINT64_MAX);
+
+	/* Another device of its IOMMU made one in IOAS B: that one is used */
+	test_cmd_mock_domain_flags(ioas_b, MOCK_FLAGS_DEVICE_SAME_INSTANCE, d0,
+				   &d1, &hwpt_b);
+	test_cmd_mock_replace(d0, ioas_b, &id);
+	ASSERT_EQ(hwpt_b, id);
+	test_cmd_mock_device_on(d0, hwpt_b, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(d1, hwpt_b, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+	test_cmd_check_map(hwpt_b, iova, self->buffer, BUFFER_SIZE);
+
+	/* Back to IOAS A, which has no page table left: refused */
+	test_err(EOPNOTSUPP, _test_cmd_mock_replace(self->fd, d0, ioas_a,
+						    NULL));
+	test_cmd_mock_device_on(d0, hwpt_b, MOCK_DEV_ON_HWPT);
+	/* By the ID of a page table it can use: works */
+	test_cmd_mock_replace(d0, hwpt_b, &id);
+	ASSERT_EQ(hwpt_b, id);
+
+	test_cmd_mock_detach(d0);
+	test_cmd_mock_device_on(d1, hwpt_b, MOCK_DEV_ON_HWPT);
+	test_ioctl_destroy(ioas_a);
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, ioas_b));
+}
+
+/*
+ * IOMMU_HWPT_ALLOC whose reply cannot be written: EFAULT, and the new
+ * HW_PAGETABLE is undone (its ID is free again, its IOAS can go)
+ */
+TEST_F(attach, hwpt_alloc_efault)
+{
+	struct iommu_hwpt_alloc *cmd;
+	__u32 ioas_id, stdev_id, idev_id, probe, id;
+
+	test_ioctl_ioas_alloc(&ioas_id);
+	bind_mock(0, 0, &stdev_id, &idev_id);
+	/* The lowest free ID, which the HW_PAGETABLE would take */
+	test_ioctl_ioas_alloc(&probe);
+	test_ioctl_destroy(probe);
+
+	cmd = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, cmd);
+	*cmd = (struct iommu_hwpt_alloc){
+		.size = sizeof(*cmd),
+		.dev_id = idev_id,
+		.pt_id = ioas_id,
+	};
+	ASSERT_EQ(0, mprotect(cmd, PAGE_SIZE, PROT_READ));
+	test_err(EFAULT, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	ASSERT_EQ(0, munmap(cmd, PAGE_SIZE));
+
+	test_ioctl_ioas_alloc(&id);
+	ASSERT_EQ(probe, id);
+	test_ioctl_destroy(id);
+	test_ioctl_destroy(ioas_id);
+}
+
+/*
+ * The whole group moves: both attached devices of one group end on the new
+ * page table, by IOAS and by HW_PAGETABLE ID, and either detaches as
+ * usual; a bound but unattached member follows the group's domain and can
+ * only join where the group is.
+ */
+TEST_F(attach, replace_group)
+{
+	__u32 ioas_a, ioas_b, d[3], hwpt_a, hwpt_b, manual, id, idev;
+	__u64 iova = MOCK_APERTURE_START;
+
+	test_ioctl_ioas_alloc(&ioas_a);
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_ioctl_ioas_map_fixed(ioas_b, self->buffer, BUFFER_SIZE, iova);
+	bind_mock(0, 0, &d[0], &idev);
+	bind_mock(MOCK_FLAGS_DEVICE_SAME_GROUP, d[0], &d[1], NULL);
+	bind_mock(MOCK_FLAGS_DEVICE_SAME_GROUP, d[0], &d[2], NULL);
+	test_cmd_mock_attach(d[0], ioas_a, &hwpt_a);
+	test_cmd_mock_attach(d[1], ioas_a, &id);
+	ASSERT_EQ(hwpt_a, id);
+
+	test_cmd_mock_replace(d[1], ioas_b, &hwpt_b);
+	test_cmd_mock_device_on(d[0], hwpt_b, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(d[1], hwpt_b, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(d[2], hwpt_b, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+	test_cmd_check_map(hwpt_b, iova, self->buffer, BUFFER_SIZE);
+	/* The unattached member can only join the group's new page table */
+	test_err(EINVAL, _test_cmd_mock_attach(self->fd, d[2], ioas_a, NULL));
+	test_cmd_mock_attach(d[2], ioas_b, &id);
+	ASSERT_EQ(hwpt_b, id);
+	test_cmd_mock_detach(d[2]);
+
+	/* By ID, to a manual one of IOAS A */
+	test_ioctl_hwpt_alloc(idev, ioas_a, &manual);
+	test_cmd_mock_replace(d[0], manual, &id);
+	ASSERT_EQ(manual, id);
+	test_cmd_mock_device_on(d[0], manual, MOCK_DEV_ON_HWPT);
+	test_cmd_mock_device_on(d[1], manual, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, hwpt_b));
+	test_cmd_mock_detach(d[0]);
+	test_cmd_mock_device_on(d[1], manual, MOCK_DEV_ON_HWPT);
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, manual));
+	test_cmd_mock_detach(d[1]);
+	test_cmd_mock_device_on(d[1], 0, MOCK_DEV_ON_BLOCKED);
+	test_ioctl_destroy(manual);
+	test_ioctl_destroy(ioas_a);
+	test_ioctl_destroy(ioas_b);
 	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
 }
 

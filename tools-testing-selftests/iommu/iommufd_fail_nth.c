@@ -38,6 +38,10 @@ struct nth_ctx {
 	__u32 stdev_id;
 	__u32 hwpt_id;
 	__u32 hwpt2_id;
+	__u32 idev_id;
+	__u32 dev_id;
+	__u32 new_hwpt_id;	/* what a replace returned */
+	__u32 next_id;	/* the ID the next object gets */
 	__u64 iova;
 	char *buffer;
 	__u32 num_ranges;
@@ -47,6 +51,8 @@ struct nth_ctx {
 	__u32 got_num;
 	struct iommu_iova_range got[8];
 	__u64 got_alignment;
+	/* what IOMMU_GET_HW_INFO under test left in its structure */
+	struct iommu_hw_info hw_info;
 	int rlimit_mode;	/* of this context */
 };
 
@@ -66,6 +72,17 @@ struct nth_case {
 	 * not make it fail.
 	 */
 	bool never_fails;
+	/*
+	 * The call allocates past its lookups: at least one fault point
+	 * must give ENOMEM, or the allocation was never reached.
+	 */
+	bool needs_enomem;
+	/*
+	 * The call reports an object it could not look up as EINVAL, not
+	 * ENOENT (IOMMU_HWPT_ALLOC's pt_id, as upstream): the lookup's fault
+	 * point then gives EINVAL.
+	 */
+	bool lookup_einval;
 };
 
 static const struct {
@@ -273,7 +290,8 @@ static void run_fail_nth(struct __test_metadata *_metadata,
 			 * Failed allocations give ENOMEM; the object lookup's
 			 * own fault point (main.c) reports a missing object
 			 */
-			if (err != ENOENT)
+			if (err != ENOENT &&
+			    !(tc->lookup_einval && err == EINVAL))
 				ASSERT_EQ(ENOMEM, err);
 			if (err == ENOMEM)
 				enomem++;
@@ -299,6 +317,8 @@ static void run_fail_nth(struct __test_metadata *_metadata,
 	ASSERT_GE(MAX_NTH, n);
 	/* Something was failed, unless the call cannot fail at all */
 	ASSERT_EQ(tc->never_fails, !failed);
+	if (tc->needs_enomem)
+		ASSERT_LE(1, enomem);
 }
 
 /* Read the usable ranges of self->ioas_id into self */
@@ -556,6 +576,135 @@ static void attach_check(struct __test_metadata *_metadata,
 	check_ranges(_metadata, self);
 	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
 	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+}
+
+/* The ID the next object will get, for checks that none was left */
+#define save_next_id()                                                        \
+	do {                                                                  \
+		test_ioctl_ioas_alloc(&self->next_id);                        \
+		test_ioctl_destroy(self->next_id);                            \
+	} while (0)
+
+#define check_next_id()                                                       \
+	do {                                                                  \
+		__u32 __id;                                                   \
+		test_ioctl_ioas_alloc(&__id);                                 \
+		ASSERT_EQ(self->next_id, __id);                               \
+		test_ioctl_destroy(__id);                                     \
+	} while (0)
+
+/*
+ * IOMMU_HWPT_ALLOC for an smmuv3-like mock device (the domain is finished
+ * without an attach, a fault point) on an IOAS that has a mapping
+ */
+static void hwpt_alloc_setup(struct __test_metadata *_metadata,
+			     struct nth_ctx *self)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, 0,
+						 MOCK_FLAGS_DEVICE_SMMUV3 |
+						 MOCK_FLAGS_DEVICE_NO_ATTACH,
+						 0, &self->stdev_id, NULL,
+						 &self->dev_id));
+	save_ranges();
+	save_next_id();
+}
+
+static int hwpt_alloc_call(struct nth_ctx *self)
+{
+	return _test_ioctl_hwpt_alloc(self->fd, self->dev_id, self->ioas_id,
+				      &self->hwpt_id);
+}
+
+static void hwpt_alloc_check(struct __test_metadata *_metadata,
+			     struct nth_ctx *self, int rc)
+{
+	if (rc) {
+		check_ranges(_metadata, self);
+		check_next_id();
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+		return;
+	}
+	test_cmd_check_map(self->hwpt_id, NTH_IOVA, self->buffer,
+			   NTH_BUFFER_SIZE);
+	test_cmd_mock_attach(self->stdev_id, self->hwpt_id, NULL);
+	test_cmd_mock_detach(self->stdev_id);
+	test_ioctl_destroy(self->hwpt_id);
+	check_ranges(_metadata, self);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+}
+
+/*
+ * Replace of an attached smmuv3-like mock device from its automatic page
+ * table in IOAS 2 to IOAS 1 (a new automatic one, finished and filled
+ * first), or with @manual to a HW_PAGETABLE made by IOMMU_HWPT_ALLOC
+ */
+static void replace_setup_common(struct __test_metadata *_metadata,
+				 struct nth_ctx *self, bool manual)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_alloc(&self->ioas2_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	test_ioctl_ioas_map_fixed(self->ioas2_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, self->ioas2_id,
+						 MOCK_FLAGS_DEVICE_SMMUV3, 0,
+						 &self->stdev_id,
+						 &self->hwpt_id,
+						 &self->dev_id));
+	self->hwpt2_id = 0;
+	if (manual)
+		test_ioctl_hwpt_alloc(self->dev_id, self->ioas_id,
+				      &self->hwpt2_id);
+	save_ranges();
+	save_next_id();
+}
+
+static void replace_ioas_setup(struct __test_metadata *_metadata,
+			       struct nth_ctx *self)
+{
+	replace_setup_common(_metadata, self, false);
+}
+
+static void replace_hwpt_setup(struct __test_metadata *_metadata,
+			       struct nth_ctx *self)
+{
+	replace_setup_common(_metadata, self, true);
+}
+
+static int replace_call(struct nth_ctx *self)
+{
+	__u32 pt_id = self->hwpt2_id ? self->hwpt2_id : self->ioas_id;
+
+	return _test_cmd_mock_replace(self->fd, self->stdev_id, pt_id,
+				      &self->new_hwpt_id);
+}
+
+static void replace_check(struct __test_metadata *_metadata,
+			  struct nth_ctx *self, int rc)
+{
+	__u32 new_id = self->new_hwpt_id;
+
+	if (rc) {
+		/* Where it was, with nothing left behind in the new IOAS */
+		test_cmd_mock_device_on(self->stdev_id, self->hwpt_id,
+					MOCK_DEV_ON_HWPT);
+		test_err(EBUSY, _test_ioctl_destroy(self->fd, self->hwpt_id));
+		check_ranges(_metadata, self);
+		check_next_id();
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 2);
+		return;
+	}
+	if (self->hwpt2_id)
+		ASSERT_EQ(self->hwpt2_id, new_id);
+	test_cmd_mock_device_on(self->stdev_id, new_id, MOCK_DEV_ON_HWPT);
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, self->hwpt_id));
+	test_cmd_check_map(new_id, NTH_IOVA, self->buffer, NTH_BUFFER_SIZE);
+	test_cmd_mock_detach(self->stdev_id);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 2);
 }
 
 /* IOMMU_IOAS_ALLOW_IOVAS replacing a list */
@@ -840,21 +989,95 @@ static void close_check(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, rc);
 }
 
-#define __FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never)        \
+/*
+ * IOMMU_GET_HW_INFO of a mock device: the lookup and the mock driver's
+ * allocation fail; a failed call writes neither the buffer nor the
+ * structure.  The data is 8 bytes, the buffer 16 (zero-filled on success)
+ * in 64 bytes of 0xff.
+ */
+#define NTH_HW_INFO_LEN 16
+#define NTH_HW_INFO_FILL 64
+
+static void hw_info_setup(struct __test_metadata *_metadata,
+			  struct nth_ctx *self)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	ASSERT_EQ(0, _test_cmd_mock_domain(self->fd, self->ioas_id,
+					   &self->stdev_id, &self->hwpt_id,
+					   &self->idev_id));
+	memset(self->buffer, 0xff, NTH_HW_INFO_FILL);
+}
+
+static int hw_info_call(struct nth_ctx *self)
+{
+	return _test_ioctl_get_hw_info(self->fd, self->idev_id, self->buffer,
+				       NTH_HW_INFO_LEN, &self->hw_info);
+}
+
+static void hw_info_check(struct __test_metadata *_metadata,
+			  struct nth_ctx *self, int rc)
+{
+	const struct iommu_test_hw_info expected = {
+		.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
+	};
+	unsigned int i = 0;
+
+	if (rc) {
+		ASSERT_EQ(NTH_HW_INFO_LEN, self->hw_info.data_len);
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_NONE,
+			  self->hw_info.out_data_type);
+	} else {
+		ASSERT_EQ(sizeof(expected), self->hw_info.data_len);
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST,
+			  self->hw_info.out_data_type);
+		ASSERT_EQ(0, memcmp(self->buffer, &expected,
+				    sizeof(expected)));
+		for (i = sizeof(expected); i != NTH_HW_INFO_LEN; i++)
+			ASSERT_EQ(0, (__u8)self->buffer[i]);
+	}
+	for (; i != NTH_HW_INFO_FILL; i++)
+		ASSERT_EQ(0xff, (__u8)self->buffer[i]);
+	memset(self->buffer, 0, NTH_HW_INFO_FILL);
+	/* The device is still there and answers */
+	ASSERT_EQ(0, hw_info_call(self));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, self->hw_info.out_data_type);
+	memset(self->buffer, 0, NTH_HW_INFO_FILL);
+	test_ioctl_destroy(self->stdev_id);
+}
+
+#define ___FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never, einval) \
 	static const struct nth_case nth_##test_name = {                      \
 		.name = #test_name,                                           \
 		.setup = setup_fn,                                            \
 		.call = call_fn,                                              \
 		.check = check_fn,                                            \
 		.never_fails = never,                                         \
+		.lookup_einval = einval,                                      \
 	};                                                                    \
 	TEST_F_TIMEOUT(fail_nth, test_name, 120)                              \
 	{                                                                     \
 		run_fail_nth(_metadata, self, variant, &nth_##test_name);     \
 	}
 
+#define __FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never)        \
+	___FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never, false)
+
 #define FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn)                 \
 	__FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, false)
+
+/* A case that must reach an allocation and see it fail with ENOMEM */
+#define FAIL_NTH_TEST_ENOMEM(test_name, setup_fn, call_fn, check_fn)          \
+	static const struct nth_case nth_##test_name = {                      \
+		.name = #test_name,                                           \
+		.setup = setup_fn,                                            \
+		.call = call_fn,                                              \
+		.check = check_fn,                                            \
+		.needs_enomem = true,                                         \
+	};                                                                    \
+	TEST_F_TIMEOUT(fail_nth, test_name, 120)                              \
+	{                                                                     \
+		run_fail_nth(_metadata, self, variant, &nth_##test_name);     \
+	}
 
 FAIL_NTH_TEST(ioas_alloc, ioas_alloc_setup, ioas_alloc_call, ioas_alloc_check)
 FAIL_NTH_TEST(map_fixed, map_setup, map_fixed_call, map_check)
@@ -879,5 +1102,10 @@ FAIL_NTH_TEST(unmap_all_many, unmap_all_setup, unmap_all_call,
 	      unmap_all_check)
 __FAIL_NTH_TEST(rlimit_mode, rlimit_setup, rlimit_call, rlimit_check, true)
 __FAIL_NTH_TEST(close, close_setup, close_call, close_check, true)
+FAIL_NTH_TEST_ENOMEM(hw_info, hw_info_setup, hw_info_call, hw_info_check)
+___FAIL_NTH_TEST(hwpt_alloc, hwpt_alloc_setup, hwpt_alloc_call,
+		 hwpt_alloc_check, false, true)
+FAIL_NTH_TEST(replace_ioas, replace_ioas_setup, replace_call, replace_check)
+FAIL_NTH_TEST(replace_hwpt, replace_hwpt_setup, replace_call, replace_check)
 
 TEST_HARNESS_MAIN

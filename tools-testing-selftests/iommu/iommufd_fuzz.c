@@ -34,8 +34,10 @@
  * failed one removed nothing: every mapping in its range is still there), a
  * mapping of the model the IOAS lost is a violation, a COPY maps one piece
  * per source mapping it covers, a second VFIO_DEVICE_ATTACH_IOMMUFD_PT of an
- * attached device and a second attach of a mock device give EBUSY (this
- * kernel does not replace page tables), the PASID flags EOPNOTSUPP, an
+ * attached device naming its own HWPT succeeds (a replace that does
+ * nothing; one to another page table destroys the automatic HWPT left
+ * behind), a second attach of a mock device gives EBUSY (the mock attach
+ * does not replace), the PASID flags EOPNOTSUPP, an
  * unbound cdev EINVAL, a second BIND EINVAL, DETACH of a bound device
  * succeeds, IOMMU_VFIO_IOAS GET returns the IOAS the model set (ENODEV
  * without one), and a mock device is on the domain of its HWPT while
@@ -1284,7 +1286,7 @@ static void gen_test(struct thr *t, struct fcall *c)
 			f |= MOCK_FLAGS_DEVICE_NO_ATTACH;
 		if (chance(&t->r, 5)) {
 			/* Checked before anything else */
-			f |= 1U << (7 + rn(&t->r, 25));
+			f |= 1U << (8 + rn(&t->r, 24));
 			c->expect = EOPNOTSUPP;
 		} else if (chance(&t->r, 5)) {
 			f = MOCK_FLAGS_DEVICE_SMMUV3 | MOCK_FLAGS_DEVICE_INTEL;
@@ -1780,13 +1782,17 @@ static void done_attach(struct thr *t, struct fcall *c)
 	struct vfio_state *v = &ep.vfio;
 	struct obj *o;
 
-	/* No replace on this kernel: an attached device must detach first */
+	/* A replace with the page table the device is on does nothing */
 	if (!cdev_pasid_contract(c, in->flags, VFIO_DEVICE_ATTACH_PASID) &&
-	    v->hwpt)
-		contract(c, EBUSY, "device attached already");
+	    v->hwpt && in->pt_id == v->hwpt)
+		contract(c, 0, "replace with its own HWPT");
 	if (c->rc)
 		return;
 	pthread_mutex_lock(&ep.lock);
+	/* Replaced: the automatic HWPT left without its device is gone */
+	if (cdev_model() && v->hwpt && a->pt_id != v->hwpt &&
+	    obj_find(&ep.ctx[v->bound_ci], v->hwpt))
+		obj_stale(&ep.ctx[v->bound_ci], v->hwpt);
 	if (a->pt_id != in->pt_id) {
 		o = obj_add(&ep.ctx[v->bound_ci], a->pt_id, OT_HWPT,
 			    in->pt_id, 0);

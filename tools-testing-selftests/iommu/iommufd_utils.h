@@ -691,6 +691,50 @@ static inline int _test_cmd_mock_detach(int fd, __u32 stdev_id)
 #define test_cmd_mock_detach(stdev_id)                                         \
 	ASSERT_EQ(0, _test_cmd_mock_detach(self->fd, stdev_id))
 
+/*
+ * Replace the page table of the attached mock device of @stdev_id with IOAS
+ * or HW_PAGETABLE @pt_id (iommufd_device_replace())
+ */
+static inline int _test_cmd_mock_replace(int fd, __u32 stdev_id, __u32 pt_id,
+					 __u32 *hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DEVICE_REPLACE,
+		.id = stdev_id,
+		.mock_attach = { .pt_id = pt_id },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (!rc && hwpt_id)
+		*hwpt_id = cmd.mock_attach.out_hwpt_id;
+	return rc;
+}
+
+#define test_cmd_mock_replace(stdev_id, pt_id, hwpt_id)                        \
+	ASSERT_EQ(0, _test_cmd_mock_replace(self->fd, stdev_id, pt_id, hwpt_id))
+
+/* IOMMU_HWPT_ALLOC of a paging HW_PAGETABLE of IOAS @pt_id for @dev_id */
+static inline int _test_ioctl_hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
+					 __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+	if (!rc && hwpt_id)
+		*hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+#define test_ioctl_hwpt_alloc(dev_id, pt_id, hwpt_id)                          \
+	ASSERT_EQ(0, _test_ioctl_hwpt_alloc(self->fd, dev_id, pt_id, hwpt_id))
+
 /* Mock paging domains allocated since boot; ~0 on error */
 static inline __u64 mock_domain_allocs(int fd)
 {
@@ -762,6 +806,28 @@ static inline int _test_cmd_check_map_pgsize(int fd, __u32 hwpt_id,
 	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
 	if (!rc)
 		*max_pgsize = cmd.check_map.out_max_pgsize;
+	return rc;
+}
+
+/*
+ * IOMMU_GET_HW_INFO of DEVICE @dev_id into the @data_len bytes at @data;
+ * the whole structure as the kernel left it in *@cmd if @cmd is not NULL.
+ */
+static inline int _test_ioctl_get_hw_info(int fd, __u32 dev_id, void *data,
+					  __u32 data_len,
+					  struct iommu_hw_info *cmd)
+{
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.dev_id = dev_id,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_GET_HW_INFO, &info);
+	if (cmd)
+		*cmd = info;
 	return rc;
 }
 

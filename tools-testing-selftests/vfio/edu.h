@@ -960,6 +960,57 @@ static inline int edu_cdev_attach(int cdev_fd, __u32 *pt_id)
 	return 0;
 }
 
+/*
+ * IOMMU_HWPT_ALLOC: a HW_PAGETABLE of @ioas_id for device @dev_id, not
+ * attached; its ID in *@hwpt_id.
+ */
+static inline int edu_hwpt_alloc(int iommufd, __u32 dev_id, __u32 ioas_id,
+				 __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = ioas_id,
+	};
+
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd))
+		return -errno;
+	*hwpt_id = cmd.out_hwpt_id;
+	return 0;
+}
+
+/* intel-iommu's MSI window: a reserved region (IOMMU_RESV_MSI) of each group */
+#define EDU_MSI_START 0xfee00000ULL
+#define EDU_MSI_LAST 0xfeefffffULL
+
+/*
+ * IOMMU_IOAS_IOVA_RANGES of @ioas_id: 1 if [@start, @last] lies in one
+ * usable range, 0 if it is reserved as a whole, -EDOM if only in part;
+ * or -errno.
+ */
+static inline int edu_ioas_usable(int iommufd, __u32 ioas_id, __u64 start,
+				  __u64 last)
+{
+	struct iommu_iova_range ranges[32];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = 32,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	unsigned int i;
+
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd))
+		return -errno;
+	for (i = 0; i != cmd.num_iovas; i++) {
+		if (ranges[i].start <= start && last <= ranges[i].last)
+			return 1;
+		if (ranges[i].start <= last && start <= ranges[i].last)
+			return -EDOM;
+	}
+	return 0;
+}
+
 static inline int edu_cdev_detach(int cdev_fd)
 {
 	struct vfio_device_detach_iommufd_pt detach = {

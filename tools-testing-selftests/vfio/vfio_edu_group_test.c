@@ -535,9 +535,10 @@ TEST_F_TIMEOUT(bridge_cdev, two_ioas, 120)
 	ASSERT_EQ(pt0, pt1);
 	round_trip(_metadata, &b->dev[1], b->mem, IOVA_A);
 
-	/* Attached already: EBUSY, this kernel cannot replace. */
-	pt1 = ioas2;
-	ASSERT_EQ(-EBUSY, edu_cdev_attach(b->dev[1].device_fd, &pt1));
+	/* Attached already: naming the group's own IOAS replaces nothing. */
+	pt1 = b->v.ioas_id;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[1].device_fd, &pt1));
+	ASSERT_EQ(pt0, pt1);
 	/* Detached, edu 1 still cannot leave while edu 0 is attached, ... */
 	ASSERT_EQ(0, edu_cdev_detach(b->dev[1].device_fd));
 	pt1 = ioas2;
@@ -583,9 +584,10 @@ TEST_F_TIMEOUT(bridge_cdev, attach_detach_orders, 120)
 		ASSERT_EQ(0, edu_cdev_attach(b->dev[!first].device_fd,
 					     &pt[!first]));
 		ASSERT_EQ(pt[first], pt[!first]);
-		/* A second ATTACH is refused: no replace in this kernel. */
-		ASSERT_EQ(-EBUSY, edu_cdev_attach(b->dev[first].device_fd,
-						  &pt[first]));
+		/* A second ATTACH to the same HWPT replaces nothing. */
+		ASSERT_EQ(0, edu_cdev_attach(b->dev[first].device_fd,
+					     &pt[first]));
+		ASSERT_EQ(pt[!first], pt[first]);
 		round_trip(_metadata, &b->dev[0], b->mem, IOVA_A);
 		round_trip(_metadata, &b->dev[1], b->mem + 2 * ps, IOVA_B);
 
@@ -612,6 +614,67 @@ TEST_F_TIMEOUT(bridge_cdev, attach_detach_orders, 120)
 		ASSERT_EQ(-ENOENT, edu_iommufd_destroy(b->v.iommufd, pt[0]))
 			TH_LOG("round %d: the HWPT outlived its devices", round);
 	}
+}
+
+/*
+ * Replace across the multi-device group: a second ATTACH of one edu moves
+ * the whole group, both edus, to the page table of the other IOAS (their
+ * transfers land through its mapping), then back by the other edu; the
+ * automatic HWPT left behind is destroyed each time.  Either detaches as
+ * usual afterwards, and the group's DMA is blocked after the last.
+ */
+TEST_F_TIMEOUT(bridge_cdev, replace_group, 120)
+{
+	struct bridge_ctx *b = &self->b;
+	size_t ps = page_size();
+	__u32 ioas2 = 0, pt0, pt1, pt;
+
+	if (!b->found)
+		SKIP(return, NO_GROUP);
+	cdev_bind_both(_metadata, b);
+	ASSERT_EQ(0, edu_ioas_alloc(b->v.iommufd, &ioas2));
+	ASSERT_EQ(0, edu_ioas_map(b->v.iommufd, b->v.ioas_id, b->mem, IOVA_A,
+				  2 * ps));
+	ASSERT_EQ(0, edu_ioas_map(b->v.iommufd, ioas2, b->mem + 2 * ps,
+				  IOVA_A, 2 * ps));
+
+	pt0 = b->v.ioas_id;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[0].device_fd, &pt0));
+	pt1 = pt0;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[1].device_fd, &pt1));
+	round_trip(_metadata, &b->dev[0], b->mem, IOVA_A);
+	round_trip(_metadata, &b->dev[1], b->mem, IOVA_A);
+
+	/* edu 0 moves the group: both edus now reach the second IOAS */
+	pt = ioas2;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[0].device_fd, &pt));
+	ASSERT_NE(pt0, pt);
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(b->v.iommufd, pt0));
+	round_trip(_metadata, &b->dev[0], b->mem + 2 * ps, IOVA_A);
+	round_trip(_metadata, &b->dev[1], b->mem + 2 * ps, IOVA_A);
+	/* edu 1 is attached to the new HWPT: naming it changes nothing */
+	pt1 = pt;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[1].device_fd, &pt1));
+	ASSERT_EQ(pt, pt1);
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(b->v.iommufd, pt));
+
+	/* edu 1 moves it back */
+	pt1 = b->v.ioas_id;
+	ASSERT_EQ(0, edu_cdev_attach(b->dev[1].device_fd, &pt1));
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(b->v.iommufd, pt));
+	round_trip(_metadata, &b->dev[0], b->mem, IOVA_A);
+	round_trip(_metadata, &b->dev[1], b->mem, IOVA_A);
+
+	/* Detach as usual: edu 1 keeps working, then the group is blocked */
+	ASSERT_EQ(0, edu_cdev_detach(b->dev[0].device_fd));
+	round_trip(_metadata, &b->dev[1], b->mem, IOVA_A);
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(b->v.iommufd, pt1));
+	ASSERT_EQ(0, edu_cdev_detach(b->dev[1].device_fd));
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(b->v.iommufd, pt1));
+	dma_lost(_metadata, b, 1, b->mem + ps, IOVA_A + ps);
+	dma_lost(_metadata, b, 0, b->mem + ps, IOVA_A + ps);
+	dma_lost(_metadata, b, 0, b->mem + 3 * ps, IOVA_A + ps);
+	ASSERT_EQ(0, edu_iommufd_destroy(b->v.iommufd, ioas2));
 }
 
 /*

@@ -1416,8 +1416,8 @@ TEST_F_TIMEOUT(cdev, bind, 120)
 
 /*
  * ATTACH takes an IOAS or an HWPT ID and gives back the HWPT; a second
- * ATTACH is EBUSY (no replace in this kernel); DETACH blocks DMA and is a
- * no-op when not attached.
+ * ATTACH naming where the device is changes nothing (a replace, see
+ * cdev.replace); DETACH blocks DMA and is a no-op when not attached.
  */
 TEST_F_TIMEOUT(cdev, attach_detach, 120)
 {
@@ -1482,14 +1482,21 @@ TEST_F_TIMEOUT(cdev, attach_detach, 120)
 	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(c->v.iommufd, c->v.ioas_id));
 
 	/*
-	 * A second ATTACH is refused, by HWPT or IOAS ID: this kernel cannot
-	 * replace the page table of an attached device (upstream 6.6 can).
-	 * The attachment stays as it was.
+	 * A second ATTACH is a replace: naming the HWPT the device is on, or
+	 * its IOAS, changes nothing.
 	 */
 	pt = hwpt;
-	ASSERT_EQ(-EBUSY, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(0, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(hwpt, pt);
 	pt = c->v.ioas_id;
-	ASSERT_EQ(-EBUSY, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(0, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(hwpt, pt);
+	/* A failed replace leaves the attachment as it was */
+	pt = dev_id;
+	ASSERT_EQ(-EINVAL, edu_cdev_attach(fd, &pt));
+	pt = 0x7fffffff;
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(c->v.iommufd, hwpt));
 	round_trip(_metadata, &c->dev, c->mem, IOVA_A, c->mem + ps,
 		   IOVA_A + ps, EDU_BUF_ADDR, 128, ps);
 
@@ -1519,6 +1526,157 @@ TEST_F_TIMEOUT(cdev, attach_detach, 120)
 
 	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(c->v.iommufd, pt));
 	ASSERT_EQ(0, edu_iommufd_destroy(c->v.iommufd, ioas2));
+}
+
+/*
+ * Which page received a device -> RAM transfer to IOVA_A of the pattern
+ * just read from IOVA_B (the same page in both IOASes): 1 for @pa (IOVA_A
+ * in the first IOAS), 2 for @pb (in the second), 0 for neither, -1 when
+ * both changed or only part of the pattern arrived.
+ */
+static int replace_dma(struct __test_metadata *_metadata, struct edu_ctx *c,
+		       __u8 *pa, __u8 *pb, __u8 *src, size_t ps)
+{
+	const __u32 count = 256;
+
+	fill_pattern(src, count, new_seed());
+	memset(pa, BACKGROUND, ps);
+	memset(pb, BACKGROUND, ps);
+	if (edu_dma(&c->dev, IOVA_B, EDU_BUF_ADDR, count, false) ||
+	    edu_dma(&c->dev, EDU_BUF_ADDR, IOVA_A, count, true))
+		return -1;
+	if (!memcmp(pa, src, count) && all_equal(pb, ps, BACKGROUND))
+		return 1;
+	if (!memcmp(pb, src, count) && all_equal(pa, ps, BACKGROUND))
+		return 2;
+	if (all_equal(pa, ps, BACKGROUND) && all_equal(pb, ps, BACKGROUND))
+		return 0;
+	return -1;
+}
+
+/*
+ * Replace (a second ATTACH) between two IOASes, with real DMA through the
+ * intel-iommu: IOVA_A is page @pa in the first IOAS and page @pb in the
+ * second, IOVA_B the source page in both.  A transfer lands through the
+ * mapping of the IOAS the device is on before the replace, through the
+ * other one's after it, and nowhere after the detach (the fault report is
+ * not waited for: intel-iommu rate-limits them, and cdev.attach_detach
+ * checks it).  By IOAS ID (an
+ * automatic HWPT is made, the one left behind is destroyed) and by the ID
+ * of an HWPT made with IOMMU_HWPT_ALLOC, which stays until DESTROY, busy
+ * while the device uses it, and keeps its mappings while it does not.
+ * The group's MSI window is reserved in the IOAS the device is on and not
+ * in the other one; a replace into an IOAS that maps it fails with
+ * EADDRINUSE and moves nothing.
+ */
+TEST_F_TIMEOUT(cdev, replace, 120)
+{
+	struct edu_ctx *c = &self->c;
+	size_t ps = page_size();
+	__u32 dev_id = 0, hwpt_a, hwpt_b, manual = 0, pt, ioas2 = 0, ioas3 = 0;
+	__u8 *pa, *pb, *src;
+	int fd;
+
+	if (!c->found)
+		SKIP(return, NO_EDU);
+	cdev_start(_metadata, c);
+	fd = edu_cdev_open(c->pci.bdf);
+	ASSERT_LE(0, fd);
+	c->dev.device_fd = fd;
+	ASSERT_EQ(0, edu_cdev_bind(fd, c->v.iommufd, &dev_id));
+	c->dev.device_fd = -1;
+	ASSERT_EQ(0, edu_dev_init(&c->dev, fd));
+	ASSERT_EQ(0, edu_enable(&c->dev));
+	c->mem_len = 3 * ps;
+	c->mem = mmap(NULL, c->mem_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c->mem);
+	pa = c->mem;
+	pb = c->mem + ps;
+	src = c->mem + 2 * ps;
+	c->kmsg_fd = edu_kmsg_open_end();
+	ASSERT_LE(0, c->kmsg_fd);
+
+	ASSERT_EQ(0, edu_ioas_alloc(c->v.iommufd, &ioas2));
+	ASSERT_EQ(0, edu_ioas_map(c->v.iommufd, c->v.ioas_id, pa, IOVA_A, ps));
+	ASSERT_EQ(0, edu_ioas_map(c->v.iommufd, c->v.ioas_id, src, IOVA_B,
+				  ps));
+	ASSERT_EQ(0, edu_ioas_map(c->v.iommufd, ioas2, pb, IOVA_A, ps));
+	ASSERT_EQ(0, edu_ioas_map(c->v.iommufd, ioas2, src, IOVA_B, ps));
+
+#define msi_reserved_in(on, off)                                               \
+	do {                                                                   \
+		ASSERT_EQ(0, edu_ioas_usable(c->v.iommufd, on, EDU_MSI_START,  \
+					     EDU_MSI_LAST));                   \
+		ASSERT_EQ(1, edu_ioas_usable(c->v.iommufd, off, EDU_MSI_START, \
+					     EDU_MSI_LAST));                   \
+	} while (0)
+
+	hwpt_a = c->v.ioas_id;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &hwpt_a));
+	ASSERT_EQ(1, replace_dma(_metadata, c, pa, pb, src, ps));
+	msi_reserved_in(c->v.ioas_id, ioas2);
+
+	/* By IOAS ID: a new automatic HWPT, the old one is gone */
+	hwpt_b = ioas2;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &hwpt_b));
+	ASSERT_NE(ioas2, hwpt_b);
+	ASSERT_NE(hwpt_a, hwpt_b);
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(c->v.iommufd, hwpt_a));
+	ASSERT_EQ(2, replace_dma(_metadata, c, pa, pb, src, ps));
+	msi_reserved_in(ioas2, c->v.ioas_id);
+
+	/* To an HWPT made by IOMMU_HWPT_ALLOC on the first IOAS */
+	ASSERT_EQ(0, edu_hwpt_alloc(c->v.iommufd, dev_id, c->v.ioas_id,
+				    &manual));
+	ASSERT_EQ(2, replace_dma(_metadata, c, pa, pb, src, ps));
+	pt = manual;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(manual, pt);
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(c->v.iommufd, hwpt_b));
+	ASSERT_EQ(1, replace_dma(_metadata, c, pa, pb, src, ps));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(c->v.iommufd, manual));
+	msi_reserved_in(c->v.ioas_id, ioas2);
+
+	/* Away from it and back: it kept its mappings meanwhile */
+	hwpt_b = ioas2;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &hwpt_b));
+	ASSERT_EQ(2, replace_dma(_metadata, c, pa, pb, src, ps));
+	pt = manual;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(1, replace_dma(_metadata, c, pa, pb, src, ps));
+	hwpt_b = ioas2;
+	ASSERT_EQ(0, edu_cdev_attach(fd, &hwpt_b));
+	ASSERT_EQ(2, replace_dma(_metadata, c, pa, pb, src, ps));
+	ASSERT_EQ(0, edu_iommufd_destroy(c->v.iommufd, manual));
+	msi_reserved_in(ioas2, c->v.ioas_id);
+
+	/* Into an IOAS that maps the MSI window: refused, nothing moved */
+	ASSERT_EQ(0, edu_ioas_alloc(c->v.iommufd, &ioas3));
+	ASSERT_EQ(0, edu_ioas_map(c->v.iommufd, ioas3, src, EDU_MSI_START,
+				  ps));
+	pt = ioas3;
+	ASSERT_EQ(-EADDRINUSE, edu_cdev_attach(fd, &pt));
+	ASSERT_EQ(2, replace_dma(_metadata, c, pa, pb, src, ps));
+	msi_reserved_in(ioas2, ioas3);
+	ASSERT_EQ(1, edu_ioas_usable(c->v.iommufd, c->v.ioas_id,
+				     EDU_MSI_START, EDU_MSI_LAST));
+	/* No page table was left in it */
+	ASSERT_EQ(0, edu_iommufd_destroy(c->v.iommufd, ioas3));
+
+	/* Detached: a transfer to IOVA_A lands nowhere, and faults */
+	ASSERT_EQ(0, edu_cdev_detach(fd));
+	ASSERT_EQ(-ENOENT, edu_iommufd_destroy(c->v.iommufd, hwpt_b));
+	memset(pa, BACKGROUND, ps);
+	memset(pb, BACKGROUND, ps);
+	ASSERT_EQ(0, edu_dma(&c->dev, EDU_BUF_ADDR, IOVA_A, 64, true));
+	ASSERT_TRUE(all_equal(pa, ps, BACKGROUND));
+	ASSERT_TRUE(all_equal(pb, ps, BACKGROUND))
+		TH_LOG("DMA after DETACH got through");
+	ASSERT_EQ(1, edu_ioas_usable(c->v.iommufd, ioas2, EDU_MSI_START,
+				     EDU_MSI_LAST));
+	ASSERT_EQ(0, edu_iommufd_destroy(c->v.iommufd, ioas2));
+#undef msi_reserved_in
 }
 
 /*
@@ -1570,6 +1728,136 @@ TEST_F_TIMEOUT(cdev, second_fd, 120)
 	self->fd2 = fd2;
 	ASSERT_EQ(0, edu_cdev_bind(fd2, self->iommufd2, &dev_id));
 	ASSERT_LT(0, dev_id);
+}
+
+/* The hexadecimal number in the sysfs file @path, or a negative errno. */
+static int read_sysfs_hex(const char *path, __u64 *val)
+{
+	char buf[64], *end;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoull(buf, &end, 16);
+	if (errno == ERANGE)
+		return -ERANGE;
+	return end != buf && (*end == '\n' || !*end) ? 0 : -EINVAL;
+}
+
+/*
+ * IOMMU_GET_HW_INFO of the edu, by the dev_id BIND gave: Intel VT-d data
+ * whose registers are those the guest's DMAR driver shows for the unit of
+ * the device (/sys/bus/pci/devices/<bdf>/iommu), the same bound and
+ * attached, zero-filled up to the buffer's length and nothing written
+ * beyond it.  Another iommufd does not know the dev_id.
+ *
+ * The gate's QEMU has a single DMAR unit, so this does not prove that the
+ * driver picks the unit of the device: a hw_info reading the first unit
+ * would pass too.  A unit that is not VT-d is a failure, not a skip: the
+ * gate topology always puts the edu behind intel-iommu.
+ */
+TEST_F_TIMEOUT(cdev, hw_info, 120)
+{
+	struct edu_ctx *c = &self->c;
+	struct iommu_hw_info_vtd *vtd;
+	struct iommu_hw_info cmd;
+	__u64 buf[6], cap = 0, ecap = 0;
+	char unit[64], path[256];
+	__u32 dev_id = 0, pt;
+	__u8 *bytes;
+	unsigned int i, j;
+	int fd;
+
+	if (!c->found)
+		SKIP(return, NO_EDU);
+	ASSERT_EQ(0, edu_sysfs_link_name(c->pci.bdf, "iommu", unit,
+					 sizeof(unit)));
+	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu", unit);
+	ASSERT_EQ(0, access(path, F_OK))
+		TH_LOG("%s of %s is not an Intel VT-d unit (no %s)", unit,
+		       c->pci.bdf, path);
+	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/cap",
+		 unit);
+	ASSERT_EQ(0, read_sysfs_hex(path, &cap)) TH_LOG("reading %s", path);
+	snprintf(path, sizeof(path), "/sys/class/iommu/%s/intel-iommu/ecap",
+		 unit);
+	ASSERT_EQ(0, read_sysfs_hex(path, &ecap)) TH_LOG("reading %s", path);
+	/* A unit that translates has a non-zero CAP (SAGAW, MGAW...) */
+	ASSERT_NE(0, cap);
+	TH_LOG("%s of %s: cap %llx ecap %llx", unit, c->pci.bdf,
+	       (unsigned long long)cap, (unsigned long long)ecap);
+
+	cdev_start(_metadata, c);
+	fd = edu_cdev_open(c->pci.bdf);
+	ASSERT_LE(0, fd);
+	c->dev.device_fd = fd;
+	ASSERT_EQ(0, edu_cdev_bind(fd, c->v.iommufd, &dev_id));
+
+	vtd = (struct iommu_hw_info_vtd *)buf;
+	bytes = (__u8 *)buf;
+	for (i = 0; i != 2; i++) {
+		memset(buf, 0xff, sizeof(buf));
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.size = sizeof(cmd);
+		cmd.dev_id = dev_id;
+		cmd.data_len = sizeof(*vtd) + 8;
+		cmd.data_uptr = (uintptr_t)buf;
+		cmd.out_capabilities = UINT64_MAX;
+		ASSERT_EQ(0, ioctl(c->v.iommufd, IOMMU_GET_HW_INFO, &cmd));
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, cmd.out_data_type);
+		ASSERT_EQ(sizeof(*vtd), cmd.data_len);
+		ASSERT_EQ(0, cmd.out_capabilities);
+		ASSERT_EQ(0, cmd.out_max_pasid_log2);
+		ASSERT_EQ(0, vtd->flags);
+		ASSERT_EQ(0, vtd->__reserved);
+		ASSERT_EQ(cap, vtd->cap_reg);
+		ASSERT_EQ(ecap, vtd->ecap_reg);
+		for (j = sizeof(*vtd); j != sizeof(*vtd) + 8; j++)
+			ASSERT_EQ(0, bytes[j]) TH_LOG("byte %u not zeroed", j);
+		for (; j != sizeof(buf); j++)
+			ASSERT_EQ(0xff, bytes[j])
+				TH_LOG("byte %u written beyond data_len", j);
+		if (i)
+			break;
+		/* Attached, the answer is the same */
+		pt = c->v.ioas_id;
+		ASSERT_EQ(0, edu_cdev_attach(fd, &pt));
+	}
+
+	/* A short buffer gets the start of the data */
+	memset(buf, 0xff, sizeof(buf));
+	cmd.data_len = 12;
+	ASSERT_EQ(0, ioctl(c->v.iommufd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(sizeof(*vtd), cmd.data_len);
+	ASSERT_EQ(0, vtd->flags);
+	ASSERT_EQ(0, vtd->__reserved);
+	ASSERT_EQ((__u32)cap, *(__u32 *)(bytes + 8));
+	for (j = 12; j != sizeof(buf); j++)
+		ASSERT_EQ(0xff, bytes[j]);
+
+	/* Errors on the real device */
+	cmd.data_len = sizeof(*vtd);
+	cmd.flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+	ASSERT_EQ(-1, ioctl(c->v.iommufd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	cmd.flags = 0;
+	cmd.data_uptr = 8;
+	ASSERT_EQ(-1, ioctl(c->v.iommufd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(EFAULT, errno);
+	self->iommufd2 = edu_iommufd_open();
+	ASSERT_LE(0, self->iommufd2);
+	cmd.data_uptr = (uintptr_t)buf;
+	ASSERT_EQ(-1, ioctl(self->iommufd2, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, edu_cdev_detach(fd));
 }
 
 /*
