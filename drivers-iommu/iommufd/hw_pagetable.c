@@ -338,6 +338,13 @@ int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd)
 		goto out_put_pt;
 	domain = iommufd_domain_alloc_finalised(idev->dev, &enforce_cc);
 	iommufd_device_unlock_dev(idev);
+	/*
+	 * Nothing below needs the device: drop it before the fill and the
+	 * reply, which user space can make long, so that an unbind of the
+	 * device never waits for them.
+	 */
+	iommufd_put_object(ucmd->ictx, dev_obj);
+	dev_obj = NULL;
 	if (IS_ERR(domain)) {
 		rc = PTR_ERR(domain);
 		goto out_put_pt;
@@ -363,7 +370,8 @@ int iommufd_hwpt_alloc(struct iommufd_ucmd *ucmd)
 out_put_pt:
 	iommufd_put_object(ucmd->ictx, pt_obj);
 out_put_dev:
-	iommufd_put_object(ucmd->ictx, dev_obj);
+	if (dev_obj)
+		iommufd_put_object(ucmd->ictx, dev_obj);
 	return rc;
 }
 

@@ -4253,6 +4253,73 @@ TEST_F(attach, hwpt_alloc_coherency)
 	test_ioctl_destroy(hwpt2_id);
 }
 
+struct hwpt_alloc_race_arg {
+	int fd;
+	__u32 idev_id;
+	__u32 ioas_id;
+	unsigned int ok;	/* HW_PAGETABLEs made (and destroyed) */
+	int last_rc;		/* of the last call: 0 or an errno */
+	bool done;		/* __atomic: the caller stopped */
+};
+
+static void *hwpt_alloc_race_caller(void *arg)
+{
+	struct hwpt_alloc_race_arg *hr = arg;
+	__u32 hwpt_id;
+
+	/* Until the device is gone: HW_PAGETABLEs, then ENOENT */
+	for (;;) {
+		if (_test_ioctl_hwpt_alloc(hr->fd, hr->idev_id, hr->ioas_id,
+					   &hwpt_id) ||
+		    _test_ioctl_destroy(hr->fd, hwpt_id)) {
+			hr->last_rc = errno;
+			__atomic_store_n(&hr->done, true, __ATOMIC_RELEASE);
+			return NULL;
+		}
+		__atomic_add_fetch(&hr->ok, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * IOMMU_HWPT_ALLOC in a loop, on an IOAS with a mapping to fill, while the
+ * mock device is unbound and destroyed: each call makes a HW_PAGETABLE
+ * (destroyed again) or, once the device's driver unbound it, fails with
+ * ENOENT; nothing else, and nothing is left in the IOAS afterwards.
+ */
+TEST_F(attach, hwpt_alloc_destroy_race)
+{
+	struct hwpt_alloc_race_arg hr = { .fd = self->fd };
+	unsigned int round;
+	pthread_t thread;
+
+	test_ioctl_ioas_alloc(&hr.ioas_id);
+	test_ioctl_ioas_map_fixed(hr.ioas_id, self->buffer, BUFFER_SIZE,
+				  MOCK_APERTURE_START);
+	for (round = 0; round != 10; round++) {
+		__u32 stdev_id;
+
+		bind_mock(0, 0, &stdev_id, &hr.idev_id);
+		hr.ok = 0;
+		hr.last_rc = 0;
+		hr.done = false;
+		ASSERT_EQ(0, pthread_create(&thread, NULL,
+					    hwpt_alloc_race_caller, &hr));
+		/* Unbind under the caller, a little later each round */
+		while (__atomic_load_n(&hr.ok, __ATOMIC_RELAXED) < round + 1 &&
+		       !__atomic_load_n(&hr.done, __ATOMIC_ACQUIRE))
+			usleep(100);
+		test_ioctl_destroy(stdev_id);
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		ASSERT_EQ(ENOENT, hr.last_rc);
+		/* It stopped for the unbind only, after round + 1 at least */
+		ASSERT_LE(round + 1, hr.ok);
+		test_err(ENOENT, _test_ioctl_hwpt_alloc(self->fd, hr.idev_id,
+							hr.ioas_id, NULL));
+	}
+	/* No HW_PAGETABLE left holding the IOAS */
+	test_ioctl_destroy(hr.ioas_id);
+}
+
 /*
  * Replace between two IOASes: the device moves to an automatic page table
  * of the new IOAS (made, finished and filled first), the old automatic
