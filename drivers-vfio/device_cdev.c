@@ -4,12 +4,18 @@
  *
  * Every physical VFIO device behind an IOMMU gets a char device, named
  * after its vfio-dev class device (/sys/class/vfio-dev/vfioN), in the
- * "vfio-dev" char region.  Opening it gives no access to the device: until
- * VFIO_DEVICE_BIND_IOMMUFD has bound the fd to an iommufd, every other
- * ioctl, read(), write() and mmap() fail with EINVAL.  The bind claims the
- * DMA ownership of the device for the iommufd context and opens the device;
- * its DMA stays blocked until VFIO_DEVICE_ATTACH_IOMMUFD_PT attaches it to
- * an IOAS or a HW_PAGETABLE of the context.  Closing the fd unbinds it.
+ * "vfio-dev" char region, and so does every emulated device (mdev) whose
+ * driver can bind it to an iommufd (vfio_device_ops.bind_iommufd).
+ * Opening it gives no access to the device: until VFIO_DEVICE_BIND_IOMMUFD
+ * has bound the fd to an iommufd, every other ioctl, read(), write() and
+ * mmap() fail with EINVAL.  The bind claims the DMA ownership of a physical
+ * device for the iommufd context and opens the device; its DMA stays
+ * blocked until VFIO_DEVICE_ATTACH_IOMMUFD_PT attaches it to an IOAS or a
+ * HW_PAGETABLE of the context.  An emulated device is bound through an
+ * iommufd access, whose ID the bind returns as the devid, without a DMA
+ * ownership claim; its driver reaches the user's memory only once it is
+ * attached, and only to an IOAS (ENOENT for the ID of a HW_PAGETABLE).
+ * Closing the fd unbinds it.
  *
  * The rules of IOMMU groups still hold, checked when binding: the devices
  * of a group can only be bound to one iommufd context, not while a kernel
@@ -94,6 +100,9 @@ static struct iommufd_ctx *vfio_get_iommufd(int fd)
  * the device (the VF token of vfio-pci); the driver's match_token_uuid()
  * checks it, or its absence, before the device is opened, as ->match()
  * does for VFIO_GROUP_GET_DEVICE_FD.
+ *
+ * The devid returned is the ID of the DEVICE object of a physical device,
+ * or of the access of an emulated device.
  *
  * Return: 0, -EFAULT, -EINVAL (bad argsz, flags or iommufd number, a token
  * for a device that takes none, a group fd, this fd bound already, or
@@ -237,12 +246,14 @@ void vfio_df_unbind_iommufd(struct vfio_device_file *df)
  * detach in between (iommufd_device_replace()).  If the result cannot be
  * written back the device is detached, as upstream does.
  *
- * Return: 0 with pt_id set to the HW_PAGETABLE the device is attached to,
- * -EFAULT, -EINVAL (bad argsz or flags, or the group is attached to a page
- * table of another IOAS by another device, or the IOMMU driver refuses the
- * device or its group on the page table), -EOPNOTSUPP
- * (VFIO_DEVICE_ATTACH_PASID), or the other errors of
- * iommufd_device_attach() and iommufd_device_replace().
+ * Return: 0 with pt_id set to the HW_PAGETABLE the device is attached to
+ * (an emulated device: pt_id unchanged, the IOAS), -EFAULT, -EINVAL (bad
+ * argsz or flags, or the group is attached to a page table of another IOAS
+ * by another device, or the IOMMU driver refuses the device or its group on
+ * the page table), -ENOENT (no such IOAS or HW_PAGETABLE; an emulated
+ * device: not an IOAS), -EOPNOTSUPP (VFIO_DEVICE_ATTACH_PASID), or the
+ * other errors of iommufd_device_attach() and iommufd_device_replace(), or
+ * of iommufd_access_attach() and iommufd_access_replace().
  */
 long vfio_df_ioctl_attach_pt(struct vfio_device_file *df,
 			     struct vfio_device_attach_iommufd_pt __user *arg)

@@ -44,11 +44,25 @@
  * Locking
  * -------
  * ioas->mutex -> domains_rwsem -> iova_rwsem, and domains_rwsem ->
- * group->mutex of the iommu core.  struct iopt_pages has no lock: it is
- * immutable once published (see pages.c).
+ * group->mutex of the iommu core.  For an in-kernel access (access.c):
+ * access->ioas_lock -> domains_rwsem -> iova_rwsem -> access->pin_lock.
+ * struct iopt_pages has no lock: it is immutable once published (see
+ * pages.c).
  *  - domains_rwsem (write) changes the domain set and iova_alignment; its
  *    read side keeps both stable, which every (un)map of an area needs to
  *    mirror it in all domains.
+ *  - access_list and npin_accesses change with domains_rwsem and
+ *    iova_rwsem both held for write (access_list also under its xarray
+ *    lock): attach and detach of an access, which can change
+ *    iova_alignment.  Either lock held, for read, keeps npin_accesses
+ *    stable; iova_rwsem keeps access_list stable, and the unmap
+ *    notification walks it under the xarray lock alone, taking a
+ *    reference on each access.
+ *  - unmap_fences is protected by iova_rwsem: an unmap adds its fence
+ *    (write) before it drops its locks to notify the accesses, and a pin
+ *    checks the fences (read) before it records the pin in the access
+ *    under access->pin_lock, which nests inside iova_rwsem.  Unmap
+ *    notifications call the drivers with none of these locks held.
  *  - iova_rwsem protects the three trees and disable_large_pages.  Map and
  *    unmap take domains_rwsem for read and iova_rwsem for write, and hold
  *    them while the area is (un)mapped in the domains, so an area is in the
@@ -650,19 +664,45 @@ int iopt_copy_iova(struct io_pagetable *src, unsigned long src_iova,
 	return rc;
 }
 
+/**
+ * struct iopt_unmap_fence - an unmap waiting for accesses to unpin
+ * @list: entry in &io_pagetable.unmap_fences
+ * @start: first IOVA being unmapped
+ * @last: last IOVA being unmapped
+ *
+ * On the stack of the unmap; iopt_access_pin_pages() refuses a range that
+ * intersects one, so that drivers pinning again cannot starve the unmap.
+ */
+struct iopt_unmap_fence {
+	struct list_head list;
+	unsigned long start;
+	unsigned long last;
+};
+
 /*
  * Remove the areas inside [@start, @last] (all of them when @all), unmap
  * them from the domains and drop their pages after unlocking.
+ *
+ * Pages an in-kernel access pinned in the range must be unpinned first:
+ * the unmap drops its locks, asks the drivers to unpin
+ * (iommufd_access_notify_unmap()) and starts again.  A driver that still
+ * holds pins after IOMMUFD_ACCESS_NOTIFY_ROUNDS rounds is buggy: the unmap
+ * then fails with -EDEADLOCK and removes nothing.  The pinned memory
+ * stays valid in any case, the pins hold references on it.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, bool all,
 			    unsigned long *unmapped)
 {
+	struct iopt_unmap_fence fence = { .start = start, .last = last };
 	struct interval_tree_node *node;
+	unsigned int rounds = 0;
 	unsigned long total = 0;
 	LIST_HEAD(removed);
-	int rc = 0;
+	int rc;
 
+again:
+	rc = 0;
 	down_read(&iopt->domains_rwsem);
 	down_write(&iopt->iova_rwsem);
 
@@ -678,6 +718,25 @@ static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			}
 		}
 	}
+
+	if (!rc && iopt_has_access_pins(iopt, start, last)) {
+		if (rounds == IOMMUFD_ACCESS_NOTIFY_ROUNDS) {
+			/* Not WARN: the bug is the driver's, not the kernel's */
+			pr_warn_once("iommufd: a driver of an in-kernel access did not unpin [0x%lx, 0x%lx] when asked to; the unmap fails with EDEADLOCK\n",
+				     start, last);
+			rc = -EDEADLOCK;
+		} else {
+			if (!rounds)
+				list_add(&fence.list, &iopt->unmap_fences);
+			rounds++;
+			up_write(&iopt->iova_rwsem);
+			up_read(&iopt->domains_rwsem);
+			iommufd_access_notify_unmap(iopt, start, last);
+			goto again;
+		}
+	}
+	if (rounds)
+		list_del(&fence.list);
 
 	while (!rc &&
 	       (node = interval_tree_iter_first(&iopt->area_itree, start, last))) {
@@ -1120,6 +1179,9 @@ static unsigned long iopt_calc_alignment(struct io_pagetable *iopt)
 	lockdep_assert_held(&iopt->domains_rwsem);
 	lockdep_assert_held(&iopt->iova_rwsem);
 
+	if (iopt->npin_accesses)
+		align = PAGE_SIZE;
+
 	for (i = 0; i != iopt->next_domain_id; i++)
 		align = max(align, domain_min_pgsize(iopt_domain(iopt, i)));
 	return align;
@@ -1544,6 +1606,271 @@ int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 	return rc;
 }
 
+/**
+ * iopt_add_access() - attach an in-kernel access
+ * @iopt: the io_pagetable
+ * @access: the access, not attached anywhere
+ * @id: set to the index of @access in &io_pagetable.access_list
+ *
+ * An access that pins pages raises the IOVA alignment to PAGE_SIZE, so
+ * that each page of IOVA is one page of memory; it is refused while a
+ * mapping is not PAGE_SIZE aligned.  The caller holds access->ioas_lock.
+ *
+ * Return: 0, -EADDRINUSE (a mapping is not PAGE_SIZE aligned), -ENOMEM.
+ */
+int iopt_add_access(struct io_pagetable *iopt, struct iommufd_access *access,
+		    u32 *id)
+{
+	int rc;
+
+	lockdep_assert_held(&access->ioas_lock);
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	if (access->ops->needs_pin_pages &&
+	    !iopt_areas_aligned(iopt, PAGE_SIZE)) {
+		rc = -EADDRINUSE;
+		goto out_unlock;
+	}
+	rc = xa_alloc(&iopt->access_list, id, access, xa_limit_32b,
+		      GFP_KERNEL_ACCOUNT);
+	if (rc)
+		goto out_unlock;
+	if (access->ops->needs_pin_pages) {
+		iopt->npin_accesses++;
+		iopt->iova_alignment = iopt_calc_alignment(iopt);
+	}
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_remove_access() - detach an in-kernel access
+ * @iopt: the io_pagetable
+ * @access: an access attached by iopt_add_access()
+ * @id: the index iopt_add_access() gave it
+ *
+ * Never fails and never allocates.  The caller holds access->ioas_lock.
+ */
+void iopt_remove_access(struct io_pagetable *iopt,
+			struct iommufd_access *access, u32 id)
+{
+	lockdep_assert_held(&access->ioas_lock);
+
+	down_write(&iopt->domains_rwsem);
+	down_write(&iopt->iova_rwsem);
+	WARN_ON(xa_erase(&iopt->access_list, id) != access);
+	if (access->ops->needs_pin_pages) {
+		iopt->npin_accesses--;
+		iopt->iova_alignment = iopt_calc_alignment(iopt);
+	}
+	up_write(&iopt->iova_rwsem);
+	up_write(&iopt->domains_rwsem);
+}
+
+static struct iommufd_access_pin *to_pin(struct interval_tree_node *node)
+{
+	return container_of(node, struct iommufd_access_pin, node);
+}
+
+/**
+ * iopt_has_access_pins() - is memory of a range pinned by an access?
+ * @iopt: the io_pagetable
+ * @start: first IOVA
+ * @last: last IOVA (inclusive)
+ *
+ * Only the pins an attached access made in @iopt count.  The caller holds
+ * iova_rwsem, which keeps the list of accesses and their pins in @iopt
+ * stable (pins in @iopt are only added under it).
+ *
+ * Return: true if a pin intersects [@start, @last].
+ */
+bool iopt_has_access_pins(struct io_pagetable *iopt, unsigned long start,
+			  unsigned long last)
+{
+	struct interval_tree_node *node;
+	struct iommufd_access *access;
+	unsigned long index;
+	bool found = false;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	xa_for_each(&iopt->access_list, index, access) {
+		mutex_lock(&access->pin_lock);
+		for (node = interval_tree_iter_first(&access->pins, start, last);
+		     node && !found;
+		     node = interval_tree_iter_next(node, start, last))
+			found = to_pin(node)->iopt == iopt;
+		mutex_unlock(&access->pin_lock);
+		if (found)
+			break;
+	}
+	return found;
+}
+
+/*
+ * Check that [@iova, @last] is mapped without a hole (-ENOENT), writable
+ * when @write (-EPERM), and count the areas it crosses.
+ */
+static int iopt_access_check_range(struct io_pagetable *iopt,
+				   unsigned long iova, unsigned long last,
+				   bool write, unsigned int *nareas)
+{
+	struct interval_tree_node *node;
+	unsigned long cur = iova;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	*nareas = 0;
+	for (node = interval_tree_iter_first(&iopt->area_itree, iova, last);
+	     node; node = interval_tree_iter_next(node, iova, last)) {
+		if (node->start > cur)
+			return -ENOENT;
+		if (write && !(to_area(node)->iommu_prot & IOMMU_WRITE))
+			return -EPERM;
+		(*nareas)++;
+		if (node->last >= last)
+			return 0;
+		cur = node->last + 1;
+	}
+	return -ENOENT;
+}
+
+/**
+ * iopt_access_pin_pages() - pin pages for an access
+ * @iopt: the io_pagetable the access is attached to
+ * @access: the access, which needs pinned pages
+ * @iova: first IOVA
+ * @last: last IOVA (inclusive)
+ * @out_pages: one struct page for each page of IOVA of [@iova, @last]
+ * @write: the access will write to the pages
+ *
+ * The pages are those already pinned by IOMMU_IOAS_MAP: the new pin takes
+ * a reference on the pinned memory of every area the range crosses,
+ * nothing is pinned or charged again.  The pin is recorded in the access,
+ * tagged with @iopt, under iova_rwsem, so an unmap of the range sees it.
+ * The caller holds access->ioas_lock.
+ *
+ * Return: 0, -ENOENT (a hole in the range), -EPERM (@write on a mapping
+ * that is not writable), -EBUSY (an unmap of the range is waiting for
+ * accesses to unpin), -ENOMEM.
+ */
+int iopt_access_pin_pages(struct io_pagetable *iopt,
+			  struct iommufd_access *access, unsigned long iova,
+			  unsigned long last, struct page **out_pages,
+			  bool write)
+{
+	unsigned long first_page = iova >> PAGE_SHIFT;
+	struct interval_tree_node *node;
+	struct iommufd_access_pin *pin;
+	struct iopt_unmap_fence *fence;
+	unsigned int nareas, i = 0;
+	int rc;
+
+	lockdep_assert_held(&access->ioas_lock);
+
+	down_read(&iopt->iova_rwsem);
+	list_for_each_entry(fence, &iopt->unmap_fences, list) {
+		if (fence->start <= last && iova <= fence->last) {
+			rc = -EBUSY;
+			goto out_unlock;
+		}
+	}
+	rc = iopt_access_check_range(iopt, iova, last, write, &nareas);
+	if (rc)
+		goto out_unlock;
+
+	if (iommufd_should_fail()) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+	/* One entry per area: large for a range crossing many mappings */
+	pin = kvzalloc(struct_size(pin, pages, nareas), GFP_KERNEL_ACCOUNT);
+	if (!pin) {
+		rc = -ENOMEM;
+		goto out_unlock;
+	}
+
+	/*
+	 * The IOVA alignment is PAGE_SIZE while the access is attached, so
+	 * pages of IOVA and pages of memory have the same boundaries.
+	 */
+	for (node = interval_tree_iter_first(&iopt->area_itree, iova, last);
+	     node; node = interval_tree_iter_next(node, iova, last)) {
+		struct iopt_area *area = to_area(node);
+		unsigned long piece = max(iova, node->start);
+		unsigned long piece_last = min(last, node->last);
+		unsigned long offset = area->page_offset + (piece - node->start);
+		unsigned long npages = (offset + (piece_last - piece)) /
+				       PAGE_SIZE - offset / PAGE_SIZE + 1;
+
+		iopt_pages_fill_page_list(area->pages, offset / PAGE_SIZE,
+					  npages,
+					  out_pages + (piece >> PAGE_SHIFT) -
+						  first_page);
+		iopt_get_pages(area->pages);
+		pin->pages[i++] = area->pages;
+	}
+	pin->npages_objs = i;
+	pin->iopt = iopt;
+	pin->node.start = iova;
+	pin->node.last = last;
+
+	mutex_lock(&access->pin_lock);
+	pin->gen = ++access->pin_gen;
+	interval_tree_insert(&pin->node, &access->pins);
+	mutex_unlock(&access->pin_lock);
+
+out_unlock:
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_access_rw() - copy to or from IOVA for an access
+ * @iopt: the io_pagetable the access is attached to
+ * @iova: first IOVA
+ * @last: last IOVA (inclusive)
+ * @data: kernel buffer of @last - @iova + 1 bytes
+ * @write: copy @data to the IOVA, else the IOVA to @data
+ *
+ * Copies through the pinned memory behind the areas, under iova_rwsem
+ * for read, so no area goes away meanwhile; pins nothing.  The whole
+ * range is checked first: on error nothing was copied.
+ *
+ * Return: 0, -ENOENT (a hole in the range), -EPERM (@write on a mapping
+ * that is not writable).
+ */
+int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
+		   unsigned long last, void *data, bool write)
+{
+	struct interval_tree_node *node;
+	unsigned int nareas;
+	int rc;
+
+	down_read(&iopt->iova_rwsem);
+	rc = iopt_access_check_range(iopt, iova, last, write, &nareas);
+	if (rc)
+		goto out_unlock;
+
+	for (node = interval_tree_iter_first(&iopt->area_itree, iova, last);
+	     node; node = interval_tree_iter_next(node, iova, last)) {
+		struct iopt_area *area = to_area(node);
+		unsigned long piece = max(iova, node->start);
+		unsigned long piece_last = min(last, node->last);
+
+		iopt_pages_rw(area->pages,
+			      area->page_offset + (piece - node->start),
+			      data + (piece - iova), piece_last - piece + 1,
+			      write);
+	}
+out_unlock:
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
 #ifdef CONFIG_IOMMUFD_TEST
 /**
  * iopt_get_metadata() - IOMMU_TEST_OP_IOAS_METADATA
@@ -1611,6 +1938,9 @@ void iopt_init_table(struct io_pagetable *iopt)
 	iopt->nareas = 0;
 	iopt->disable_large_pages = false;
 	iopt->iova_alignment = 1;
+	xa_init_flags(&iopt->access_list, XA_FLAGS_ALLOC);
+	iopt->npin_accesses = 0;
+	INIT_LIST_HEAD(&iopt->unmap_fences);
 }
 
 /**
@@ -1626,6 +1956,8 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	unsigned long unmapped;
 
 	WARN_ON(iopt->next_domain_id);
+	/* Every attached access holds a reference on the IOAS */
+	WARN_ON(!xa_empty(&iopt->access_list));
 	iopt_unmap_all(iopt, &unmapped);
 
 	down_write(&iopt->iova_rwsem);
@@ -1640,4 +1972,5 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	up_write(&iopt->iova_rwsem);
 
 	xa_destroy(&iopt->domains);
+	xa_destroy(&iopt->access_list);
 }

@@ -17,6 +17,7 @@
 struct iommu_domain;
 struct iommufd_ctx;
 struct mm_struct;
+struct page;
 struct user_struct;
 
 /**
@@ -139,6 +140,10 @@ int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain,
 			  bool small_pages);
 void iopt_area_unfill_domain(struct iopt_area *area,
 			     struct iommu_domain *domain);
+void iopt_pages_fill_page_list(struct iopt_pages *pages, unsigned long index,
+			       unsigned long npages, struct page **out);
+void iopt_pages_rw(struct iopt_pages *pages, unsigned long offset,
+		   void *data, unsigned long length, bool write);
 #ifdef CONFIG_IOMMUFD_TEST
 void iopt_pages_metadata(struct iopt_pages *pages, u64 *bytes, u64 *nruns);
 #endif

@@ -478,11 +478,15 @@ out_put_src:
  *
  * Two concurrent unmaps of the same mapping never see it half removed: the
  * IOVA lock makes one of them remove it and the other find nothing there
- * (-ENOENT).  Upstream's EBUSY for a mapping still in use by an in-kernel
- * access cannot happen here, since this series has no such access.
+ * (-ENOENT).
+ *
+ * Memory an in-kernel access pinned in the range is given back first: the
+ * drivers are asked to unpin it, and the unmap only removes anything once
+ * they did.  A driver that does not unpin makes the unmap fail with
+ * -EDEADLOCK (and remove nothing); see iommufd_access_notify_unmap().
  *
  * Return: 0, -EINVAL, -EOVERFLOW, -ENOENT (no such IOAS, a mapping would be
- * cut or there is none in the range), -EFAULT.
+ * cut or there is none in the range), -EDEADLOCK, -EFAULT.
  */
 int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 {

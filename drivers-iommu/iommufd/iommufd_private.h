@@ -12,11 +12,15 @@
  *                 emptying iommu_domains
  *  hw_pagetable.c the HW_PAGETABLE object: an iommu_domain mirroring an IOAS
  *  device.c       the DEVICE object and the kernel API for drivers
+ *  access.c       the ACCESS object: in-kernel accesses to an IOAS (the
+ *                 kernel API of emulated devices)
  *  vfio_compat.c  the VFIO type1 container ioctls and IOMMU_VFIO_IOAS
  *  selftest.c     CONFIG_IOMMUFD_TEST: mock IOMMU driver and IOMMU_TEST_CMD
  *
  * Lock order (outermost first):
  *   idev->lock -> ioas->mutex -> iopt->domains_rwsem -> iopt->iova_rwsem
+ *   access->ioas_lock -> iopt->domains_rwsem -> iopt->iova_rwsem ->
+ *                  access->pin_lock
  *   ioas->mutex -> group->mutex (iommu core, taken by the iommu_attach_*,
  *                  iommu_detach_* and iommu_device_* calls)
  *   iopt->domains_rwsem -> group->mutex (the attach or detach of a device
@@ -30,8 +34,10 @@
 #ifndef __IOMMUFD_PRIVATE_H
 #define __IOMMUFD_PRIVATE_H
 
+#include <linux/interval_tree.h>
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
@@ -44,6 +50,8 @@ struct iommu_domain;
 struct iommu_group;
 struct iommu_iova_range;
 struct iommu_option;
+struct iopt_pages;
+struct page;
 
 /* How pinned pages are charged to RLIMIT_MEMLOCK */
 enum iommufd_account_mode {
@@ -94,6 +102,7 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_DEVICE,
 	IOMMUFD_OBJ_HW_PAGETABLE,
 	IOMMUFD_OBJ_IOAS,
+	IOMMUFD_OBJ_ACCESS,
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_OBJ_SELFTEST,
 #endif
@@ -184,8 +193,9 @@ static inline bool iommufd_should_fail(void)
 
 /**
  * struct io_pagetable - the IOVA space of one IOAS
- * @domains_rwsem: protects @domains, @next_domain_id and @iova_alignment
- *                 (write side to add or remove a domain)
+ * @domains_rwsem: protects @domains, @next_domain_id, @iova_alignment and
+ *                 @npin_accesses (write side to change them, with
+ *                 @iova_rwsem for write too)
  * @domains: the iommu_domains mirroring this IOVA space, indexes
  *           0..@next_domain_id - 1, no holes
  * @next_domain_id: number of domains in @domains
@@ -198,9 +208,19 @@ static inline bool iommufd_should_fail(void)
  * @reserved_itree: reserved IOVA (device regions, outside a domain's
  *                  aperture, selftest ranges), each with an owner cookie
  * @iova_alignment: granularity of IOVA, length and page offset for new
- *                  mappings: the largest minimum page size of @domains, 1
- *                  when there is none, never above PAGE_SIZE
+ *                  mappings: the largest minimum page size of @domains,
+ *                  PAGE_SIZE while an access that pins pages is attached,
+ *                  1 when there is none, never above PAGE_SIZE
  * @disable_large_pages: IOMMU_OPTION_HUGE_PAGES == 0
+ * @access_list: the attached struct iommufd_access, at the index kept in
+ *               their &iommufd_access.iopt_access_list_id.  Changed under
+ *               @domains_rwsem and @iova_rwsem, both for write (and the
+ *               xarray's lock); read under @iova_rwsem, or under the
+ *               xarray's lock taking a reference on the access
+ * @npin_accesses: attached accesses with &iommufd_access_ops.needs_pin_pages
+ * @unmap_fences: struct iopt_unmap_fence of the unmaps waiting for the
+ *                drivers of accesses to unpin (iova_rwsem): no new pin may
+ *                start in their range
  */
 struct io_pagetable {
 	struct rw_semaphore domains_rwsem;
@@ -214,6 +234,10 @@ struct io_pagetable {
 	struct rb_root_cached reserved_itree;
 	u8 disable_large_pages;
 	unsigned long iova_alignment;
+
+	struct xarray access_list;
+	unsigned int npin_accesses;
+	struct list_head unmap_fences;
 };
 
 /* io_pagetable.c */
@@ -315,6 +339,37 @@ void iopt_domain_devices_lock_nested(struct io_pagetable *iopt);
  * -EADDRINUSE when a mapping is not PAGE_SIZE aligned
  */
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+/*
+ * In-kernel accesses (access.c).  iopt_add_access() and iopt_remove_access()
+ * attach and detach an access; the caller holds access->ioas_lock.
+ */
+struct iommufd_access;
+int iopt_add_access(struct io_pagetable *iopt, struct iommufd_access *access,
+		    u32 *id);
+void iopt_remove_access(struct io_pagetable *iopt,
+			struct iommufd_access *access, u32 id);
+int iopt_access_pin_pages(struct io_pagetable *iopt,
+			  struct iommufd_access *access, unsigned long iova,
+			  unsigned long last, struct page **out_pages,
+			  bool write);
+int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
+		   unsigned long last, void *data, bool write);
+/*
+ * Does an access attached to @iopt hold a pin, made in @iopt, intersecting
+ * [@start, @last]?  The caller holds iova_rwsem.
+ */
+bool iopt_has_access_pins(struct io_pagetable *iopt, unsigned long start,
+			  unsigned long last);
+/*
+ * Rounds of notification an unmap, a replace or a detach makes before it
+ * gives up on a driver that does not unpin.  One is enough for a correct
+ * driver: it unpins from its unmap callback, and new pins of the range are
+ * refused meanwhile.
+ */
+#define IOMMUFD_ACCESS_NOTIFY_ROUNDS 3
+/* Ask the accesses of @iopt to unpin what intersects [@start, @last] */
+void iommufd_access_notify_unmap(struct io_pagetable *iopt,
+				 unsigned long start, unsigned long last);
 #ifdef CONFIG_IOMMUFD_TEST
 struct iommu_test_cmd;
 /* IOMMU_TEST_OP_IOAS_METADATA: fill cmd->metadata */
@@ -467,6 +522,87 @@ void iommufd_device_destroy(struct iommufd_object *obj);
 int iommufd_device_lock_dev(struct iommufd_device *idev);
 void iommufd_device_unlock_dev(struct iommufd_device *idev);
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
+
+/**
+ * struct iommufd_access - the ACCESS object: a driver's in-kernel access to
+ *                         an IOAS
+ * @obj: object header.  The driver holds a reference from create to
+ *       destroy, so user space cannot destroy the object; the unmap
+ *       notification holds one while it calls @ops->unmap.
+ * @ictx: the context; @ictx->file is held while @holds_ctx
+ * @ops: the driver's operations; constant
+ * @data: the driver's cookie for @ops; constant
+ * @holds_ctx: create took a reference on @ictx->file; constant
+ * @ioas_lock: serializes attach, replace and detach, and keeps @ioas
+ *             stable across a pin or a rw; protects @ioas,
+ *             @iopt_access_list_id and @leaving.  Never held while
+ *             @ops->unmap runs.
+ * @ioas: the attached IOAS, on which the access holds a reference, or NULL
+ * @iopt_access_list_id: index of the access in @ioas's
+ *                       &io_pagetable.access_list while attached
+ * @leaving: number of replaces and detaches asking the driver to unpin
+ *           what it holds in @ioas (with ioas_lock dropped); while it is
+ *           not 0, iommufd_access_pin_pages() fails with -EBUSY
+ * @pin_lock: protects @pins, @pin_gen, @ncallbacks, @dying and the pins
+ *            themselves
+ * @pins: struct iommufd_access_pin, one per successful
+ *        iommufd_access_pin_pages() not unpinned yet, by IOVA range
+ * @pin_gen: generation of the newest pin: each pin gets the next one when
+ *           it is inserted in @pins, so a notification reports only the
+ *           pins older than itself
+ * @ncallbacks: calls of @ops->unmap running now
+ * @dying: set by iommufd_access_destroy(): no new call of @ops->unmap
+ * @destroy_wait: iommufd_access_destroy() waits here for @ncallbacks to
+ *                drop to 0
+ */
+struct iommufd_access {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	const struct iommufd_access_ops *ops;
+	void *data;
+	bool holds_ctx;
+	struct mutex ioas_lock; /* see the kernel-doc above */
+	struct iommufd_ioas *ioas;
+	u32 iopt_access_list_id;
+	unsigned int leaving;
+	struct mutex pin_lock; /* see the kernel-doc above */
+	struct rb_root_cached pins;
+	u64 pin_gen;
+	unsigned int ncallbacks;
+	bool dying;
+	wait_queue_head_t destroy_wait;
+};
+
+static_assert(offsetof(struct iommufd_access, obj) == 0);
+
+/**
+ * struct iommufd_access_pin - pages pinned by one iommufd_access_pin_pages()
+ * @node: the pinned IOVA range [start, last] in &iommufd_access.pins
+ * @iopt: the io_pagetable the pages were pinned in, whose unmaps notify
+ *        the access; NULL once the access left it with the pin still
+ *        held (a driver bug: the pin then only keeps the memory)
+ * @gen: &iommufd_access.pin_gen when the pin was inserted; pins with the
+ *       same start are in @gen order in &iommufd_access.pins
+ * @npages_objs: number of entries of @pages
+ * @pages: a reference on the pinned memory of each area the range crosses,
+ *         which keeps the memory pinned, and charged once, whatever user
+ *         space unmaps
+ *
+ * Protected by &iommufd_access.pin_lock.
+ */
+struct iommufd_access_pin {
+	struct interval_tree_node node;
+	struct io_pagetable *iopt;
+	u64 gen;
+	unsigned int npages_objs;
+	struct iopt_pages *pages[];
+};
+
+struct iommufd_access *__iommufd_access_create(struct iommufd_ctx *ictx,
+					       const struct iommufd_access_ops *ops,
+					       void *data, u32 *id,
+					       bool hold_ctx);
+void iommufd_access_destroy_object(struct iommufd_object *obj);
 
 /* vfio_compat.c */
 int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);

@@ -70,7 +70,67 @@ enum {
 	 * object @id, to an IOAS or HW_PAGETABLE (struct mock_attach)
 	 */
 	IOMMU_TEST_OP_MOCK_DEVICE_REPLACE,
+	/*
+	 * Create an in-kernel access of the mock driver, in a selftest
+	 * object (destroy it to destroy the access), attached to IOAS @id
+	 * unless @id is 0 (struct access_create)
+	 */
+	IOMMU_TEST_OP_CREATE_ACCESS,
+	/*
+	 * Attach, replace or detach the access of selftest object @id
+	 * (struct access_ioas)
+	 */
+	IOMMU_TEST_OP_ACCESS_SET_IOAS,
+	/*
+	 * iommufd_access_pin_pages() through the access of selftest object
+	 * @id; the mock driver keeps the pages until ACCESS_UNPIN or its
+	 * unmap callback (struct access_pages)
+	 */
+	IOMMU_TEST_OP_ACCESS_PIN,
+	/* Unpin a range ACCESS_PIN pinned, exactly (struct access_pages) */
+	IOMMU_TEST_OP_ACCESS_UNPIN,
+	/*
+	 * iommufd_access_rw() between IOVA and a user buffer, through the
+	 * access of selftest object @id (struct access_rw)
+	 */
+	IOMMU_TEST_OP_ACCESS_RW,
+	/*
+	 * Read and reset the record of the unmap callbacks the access of
+	 * selftest object @id received (struct access_unmaps)
+	 */
+	IOMMU_TEST_OP_ACCESS_UNMAPS,
 };
+
+/* IOMMU_TEST_OP_CREATE_ACCESS flags */
+enum {
+	/* The access pins pages (iommufd_access_ops.needs_pin_pages) */
+	MOCK_ACCESS_NEEDS_PIN_PAGES = 1 << 0,
+	/*
+	 * A buggy driver: its unmap callback records the call but does not
+	 * unpin anything
+	 */
+	MOCK_ACCESS_NO_UNPIN = 1 << 1,
+};
+
+/* IOMMU_TEST_OP_ACCESS_SET_IOAS modes */
+enum {
+	MOCK_ACCESS_IOAS_ATTACH,	/* iommufd_access_attach() */
+	MOCK_ACCESS_IOAS_REPLACE,	/* iommufd_access_replace() */
+	MOCK_ACCESS_IOAS_DETACH,	/* iommufd_access_detach(), ioas_id 0 */
+};
+
+/* IOMMU_TEST_OP_ACCESS_PIN and IOMMU_TEST_OP_ACCESS_RW flags */
+enum {
+	/* Pin for writing, or copy from the user buffer to the IOVA */
+	MOCK_ACCESS_RW_WRITE = 1 << 0,
+	/* Pass IOMMUFD_ACCESS_RW_KTHREAD (IOMMU_TEST_OP_ACCESS_RW only) */
+	MOCK_ACCESS_RW_KTHREAD = 1 << 1,
+};
+
+/* Longest range of one ACCESS_PIN or ACCESS_RW (16 MiB); longer: EINVAL */
+#define MOCK_ACCESS_MAX_LENGTH 0x1000000UL
+/* Unmap callbacks IOMMU_TEST_OP_ACCESS_UNMAPS reports the range of */
+#define MOCK_ACCESS_UNMAP_LOG 4
 
 /* IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN: where a mock device is attached */
 enum {
@@ -210,6 +270,22 @@ struct iommu_test_hw_info {
  *            all of them take (areas, pages objects, run chunks and the
  *            xarray nodes indexing them); memory shared with another IOAS
  *            by IOMMU_IOAS_COPY is counted in both
+ * @access_create: IOMMU_TEST_OP_CREATE_ACCESS: MOCK_ACCESS_* flags; the ID
+ *                 of the new selftest object and of its ACCESS object
+ * @access_ioas: IOMMU_TEST_OP_ACCESS_SET_IOAS: MOCK_ACCESS_IOAS_* and the
+ *               IOAS to attach or replace to
+ * @access_pages: IOMMU_TEST_OP_ACCESS_PIN and IOMMU_TEST_OP_ACCESS_UNPIN:
+ *                the IOVA range; PIN only: MOCK_ACCESS_RW_WRITE, and if
+ *                @uptr is not 0, the user address of the memory mapped at
+ *                @iova (same offset in its page), which every pinned page
+ *                is checked against (EINVAL if one differs); out the
+ *                number of pages pinned
+ * @access_rw: IOMMU_TEST_OP_ACCESS_RW: the IOVA range, the user buffer
+ *             of @length bytes, MOCK_ACCESS_RW_* flags
+ * @access_unmaps: IOMMU_TEST_OP_ACCESS_UNMAPS: unmap callbacks since the
+ *                 last read, the ranges of the first
+ *                 MOCK_ACCESS_UNMAP_LOG of them, and the number of ranges
+ *                 the mock driver holds pinned
  * @last: end of the structure
  */
 struct iommu_test_cmd {
@@ -274,6 +350,38 @@ struct iommu_test_cmd {
 			__aligned_u64 out_runs;
 			__aligned_u64 out_bytes;
 		} metadata;
+		struct {
+			__u32 flags;
+			__u32 out_access_id;
+			__u32 out_access_obj_id;
+			__u32 __reserved;
+		} access_create;
+		struct {
+			__u32 mode;
+			__u32 ioas_id;
+		} access_ioas;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 flags;
+			__u32 out_npages;
+		} access_pages;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 flags;
+			__u32 __reserved;
+		} access_rw;
+		struct {
+			__u32 out_count;
+			__u32 out_pins;
+			struct {
+				__aligned_u64 iova;
+				__aligned_u64 length;
+			} out_ranges[MOCK_ACCESS_UNMAP_LOG];
+		} access_unmaps;
 	};
 	__u32 last;
 };

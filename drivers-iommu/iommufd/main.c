@@ -7,7 +7,8 @@
  * ------------
  * Everything user space builds through an iommufd is an object: an IOAS
  * (an I/O address space), a HW_PAGETABLE (an iommu_domain mirroring an
- * IOAS), a DEVICE (created when a kernel driver binds a device) and, in
+ * IOAS), a DEVICE (created when a kernel driver binds a device), an ACCESS
+ * (created by a driver that reaches an IOAS's memory itself) and, in
  * test builds, SELFTEST objects.  Every object starts with a struct
  * iommufd_object header and lives in the context's object table, an
  * allocating xarray.  Objects point at each other (a HW_PAGETABLE at its
@@ -96,6 +97,9 @@ static const struct iommufd_object_ops iommufd_object_ops[] = {
 	},
 	[IOMMUFD_OBJ_IOAS] = {
 		.destroy = iommufd_ioas_destroy,
+	},
+	[IOMMUFD_OBJ_ACCESS] = {
+		.destroy = iommufd_access_destroy_object,
 	},
 #ifdef CONFIG_IOMMUFD_TEST
 	[IOMMUFD_OBJ_SELFTEST] = {

@@ -68,6 +68,7 @@
  * Vocabulary: "last" is an inclusive bound, "end" an exclusive one.
  */
 #include <linux/capability.h>
+#include <linux/highmem.h>
 #include <linux/iommu.h>
 #include <linux/kref.h>
 #include <linux/minmax.h>
@@ -694,6 +695,88 @@ void iopt_area_unfill_domain(struct iopt_area *area,
 {
 	iopt_pages_unmap(area->pages, area->page_offset, domain,
 			 iopt_area_iova(area), iopt_area_length(area));
+}
+
+/**
+ * iopt_pages_fill_page_list() - the struct page of pinned pages
+ * @pages: the pages object
+ * @index: page index of the first page
+ * @npages: number of pages, not 0; @index + @npages <= the pinned pages
+ * @out: filled with @npages struct page pointers
+ *
+ * For an in-kernel access: the pages stay pinned as long as the caller
+ * holds a reference on @pages, nothing is pinned or charged again.
+ */
+void iopt_pages_fill_page_list(struct iopt_pages *pages, unsigned long index,
+			       unsigned long npages, struct page **out)
+{
+	struct iopt_run_cursor cur;
+	unsigned long i;
+
+	if (WARN_ON(!npages || index >= pages->npinned ||
+		    npages > pages->npinned - index))
+		return;
+
+	iopt_cursor_seek(pages, &cur, index);
+	for (i = 0; i != npages; i++, index++) {
+		u64 run = iopt_cursor_run(&cur);
+
+		if (index - cur.index == iopt_run_npages(run)) {
+			iopt_cursor_next(pages, &cur);
+			run = iopt_cursor_run(&cur);
+		}
+		out[i] = pfn_to_page(iopt_run_pfn(run) + (index - cur.index));
+	}
+}
+
+/**
+ * iopt_pages_rw() - copy to or from pinned memory
+ * @pages: the pages object
+ * @offset: byte offset in @pages of the first byte
+ * @data: kernel buffer
+ * @length: number of bytes, within the pinned pages
+ * @write: copy @data into the memory, else the memory into @data
+ *
+ * Goes through kmap_local_page() of the pinned pages, so it needs no mm
+ * and works from any process context, kthreads included.  Pages pinned
+ * writable are marked dirty when they are unpinned.
+ */
+void iopt_pages_rw(struct iopt_pages *pages, unsigned long offset,
+		   void *data, unsigned long length, bool write)
+{
+	unsigned long index = offset >> PAGE_SHIFT;
+	unsigned long sub = offset & ~PAGE_MASK;
+	struct iopt_run_cursor cur;
+
+	if (WARN_ON(!length || index >= pages->npinned ||
+		    length > (pages->npinned - index) * PAGE_SIZE - sub))
+		return;
+
+	iopt_cursor_seek(pages, &cur, index);
+	while (length) {
+		u64 run = iopt_cursor_run(&cur);
+		unsigned long n = min(length, PAGE_SIZE - sub);
+		struct page *page;
+		void *va;
+
+		if (index - cur.index == iopt_run_npages(run)) {
+			iopt_cursor_next(pages, &cur);
+			run = iopt_cursor_run(&cur);
+		}
+		page = pfn_to_page(iopt_run_pfn(run) + (index - cur.index));
+		va = kmap_local_page(page);
+		if (write)
+			memcpy(va + sub, data, n);
+		else
+			memcpy(data, va + sub, n);
+		kunmap_local(va);
+
+		data += n;
+		length -= n;
+		sub = 0;
+		index++;
+		cond_resched();
+	}
 }
 
 #ifdef CONFIG_IOMMUFD_TEST

@@ -1052,41 +1052,104 @@ static void mock_dev_destroy(struct mock_dev *mdev)
 	device_unregister(&mdev->dev);
 }
 
+/* What a selftest object stands for */
+enum selftest_obj_kind {
+	SELFTEST_OBJ_DEVICE,	/* a mock device (0: the zeroed default) */
+	SELFTEST_OBJ_ACCESS,	/* an in-kernel access of the mock driver */
+};
+
+/**
+ * struct selftest_pin - pages the mock driver pinned through its access
+ * @item: entry in &selftest_obj.pins
+ * @iova: first IOVA
+ * @length: bytes
+ * @pages: the struct page of each page of IOVA, as the access returned them
+ */
+struct selftest_pin {
+	struct list_head item;
+	unsigned long iova;
+	unsigned long length;
+	struct page **pages;
+};
+
 /**
  * struct selftest_obj - IOMMUFD_OBJ_SELFTEST: a mock device bound to the
- *                       context
+ *                       context, or an access of the mock driver
  * @obj: object header
- * @mdev: the mock device
- * @idev: its binding
- * @lock: serializes IOMMU_TEST_OP_MOCK_DEVICE_ATTACH and _DETACH; protects
- *        @attached
- * @attached: @idev is attached
+ * @kind: enum selftest_obj_kind; constant
+ * @lock: SELFTEST_OBJ_DEVICE: serializes IOMMU_TEST_OP_MOCK_DEVICE_ATTACH
+ *        and _DETACH, protects @attached.  SELFTEST_OBJ_ACCESS: the mock
+ *        driver's lock, held across its pins and unpins and in its unmap
+ *        callback; protects the fields below @access.  Never held across
+ *        iommufd_access_attach(), _replace(), _detach() or _destroy(),
+ *        which may call the unmap callback.
+ * @mdev: SELFTEST_OBJ_DEVICE: the mock device
+ * @idev: SELFTEST_OBJ_DEVICE: its binding
+ * @attached: SELFTEST_OBJ_DEVICE: @idev is attached
+ * @access: SELFTEST_OBJ_ACCESS: the access
+ * @access_flags: SELFTEST_OBJ_ACCESS: MOCK_ACCESS_*; constant
+ * @pins: SELFTEST_OBJ_ACCESS: struct selftest_pin of the ranges pinned
+ * @npins: SELFTEST_OBJ_ACCESS: entries of @pins
+ * @unmap_count: SELFTEST_OBJ_ACCESS: unmap callbacks since the last
+ *               IOMMU_TEST_OP_ACCESS_UNMAPS
+ * @unmaps: SELFTEST_OBJ_ACCESS: [iova, length] of the first of them
  *
- * Holds no reference on any object itself: the device holds its own.
+ * Holds no reference on any object itself: the device or the access holds
+ * its own.
  */
 struct selftest_obj {
 	struct iommufd_object obj;
-	struct mock_dev *mdev;
-	struct iommufd_device *idev;
+	enum selftest_obj_kind kind;
 	struct mutex lock;	/* see the kernel-doc above */
-	bool attached;
+	union {
+		struct {
+			struct mock_dev *mdev;
+			struct iommufd_device *idev;
+			bool attached;
+		};
+		struct {
+			struct iommufd_access *access;
+			u32 access_flags;
+			struct list_head pins;
+			unsigned int npins;
+			u32 unmap_count;
+			u64 unmaps[MOCK_ACCESS_UNMAP_LOG][2];
+		};
+	};
 };
 
 static_assert(offsetof(struct selftest_obj, obj) == 0);
+
+static void selftest_pin_free(struct selftest_pin *pin)
+{
+	kvfree(pin->pages);
+	kfree(pin);
+}
 
 /**
  * iommufd_selftest_destroy() - Destroy op of IOMMUFD_OBJ_SELFTEST
  * @obj: the object, already removed from the table
  *
- * Detach (if attached) and unbind the mock device, which may destroy its
+ * A mock device: detach (if attached) and unbind it, which may destroy its
  * automatic HW_PAGETABLE and destroys its DEVICE object, then remove it.
- * Runs from IOMMU_DESTROY or from the release of the context's file.
- * Never fails.
+ * An access: destroy it, which asks the mock driver to unpin what it still
+ * holds (the driver of MOCK_ACCESS_NO_UNPIN does not: the access drops
+ * those pins itself).  Runs from IOMMU_DESTROY or from the release of the
+ * context's file.  Never fails.
  */
 void iommufd_selftest_destroy(struct iommufd_object *obj)
 {
 	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
+	struct selftest_pin *pin, *tmp;
 
+	if (sobj->kind == SELFTEST_OBJ_ACCESS) {
+		iommufd_access_destroy(sobj->access);
+		/* Only the buggy driver has records left; the pins are gone */
+		list_for_each_entry_safe(pin, tmp, &sobj->pins, item)
+			selftest_pin_free(pin);
+		mutex_destroy(&sobj->lock);
+		return;
+	}
 	if (sobj->attached)
 		iommufd_device_detach(sobj->idev);
 	iommufd_device_unbind(sobj->idev);
@@ -1102,16 +1165,30 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 #define MOCK_FLAGS_DEVICE_PEER (MOCK_FLAGS_DEVICE_SAME_INSTANCE | \
 				MOCK_FLAGS_DEVICE_SAME_GROUP)
 
-/* Look up the selftest object a peer flag names, with a reference */
-static struct selftest_obj *iommufd_test_get_sobj(struct iommufd_ucmd *ucmd,
-						  u32 id)
+/* Look up a selftest object of @kind, with a reference; -ENOENT if none */
+static struct selftest_obj *iommufd_test_get_kind(struct iommufd_ucmd *ucmd,
+						  u32 id,
+						  enum selftest_obj_kind kind)
 {
 	struct iommufd_object *obj;
+	struct selftest_obj *sobj;
 
 	obj = iommufd_get_object(ucmd->ictx, id, IOMMUFD_OBJ_SELFTEST);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
-	return container_of(obj, struct selftest_obj, obj);
+	sobj = container_of(obj, struct selftest_obj, obj);
+	if (sobj->kind != kind) {
+		iommufd_put_object(ucmd->ictx, obj);
+		return ERR_PTR(-ENOENT);
+	}
+	return sobj;
+}
+
+/* Look up the selftest object of a mock device, with a reference */
+static struct selftest_obj *iommufd_test_get_sobj(struct iommufd_ucmd *ucmd,
+						  u32 id)
+{
+	return iommufd_test_get_kind(ucmd, id, SELFTEST_OBJ_DEVICE);
 }
 
 /*
@@ -1601,6 +1678,368 @@ static int iommufd_test_mock_device_domain(struct iommufd_ucmd *ucmd,
 	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+/* In-kernel accesses of the mock driver */
+
+/*
+ * The unmap callback of the mock driver: record the call and, unless it
+ * plays a buggy driver, unpin every range it holds that intersects
+ * [@iova, @iova + @length).  Runs without iommufd locks; the notification
+ * holds a reference on the access, so the selftest object cannot be freed
+ * meanwhile (its destroy waits in iommufd_access_destroy()).
+ */
+static void mock_access_unmap(void *data, unsigned long iova,
+			      unsigned long length)
+{
+	struct selftest_obj *sobj = data;
+	struct selftest_pin *pin, *tmp;
+	unsigned long last = iova + length - 1;
+
+	mutex_lock(&sobj->lock);
+	if (sobj->unmap_count < MOCK_ACCESS_UNMAP_LOG) {
+		sobj->unmaps[sobj->unmap_count][0] = iova;
+		sobj->unmaps[sobj->unmap_count][1] = length;
+	}
+	if (sobj->unmap_count != U32_MAX)
+		sobj->unmap_count++;
+	if (!(sobj->access_flags & MOCK_ACCESS_NO_UNPIN)) {
+		list_for_each_entry_safe(pin, tmp, &sobj->pins, item) {
+			if (pin->iova > last ||
+			    pin->iova + pin->length - 1 < iova)
+				continue;
+			iommufd_access_unpin_pages(sobj->access, pin->iova,
+						   pin->length);
+			list_del(&pin->item);
+			sobj->npins--;
+			selftest_pin_free(pin);
+		}
+	}
+	mutex_unlock(&sobj->lock);
+}
+
+static const struct iommufd_access_ops mock_access_ops = {
+	.unmap = mock_access_unmap,
+};
+
+static const struct iommufd_access_ops mock_access_pin_ops = {
+	.needs_pin_pages = 1,
+	.unmap = mock_access_unmap,
+};
+
+/* Look up the selftest object of an access, with a reference */
+static struct selftest_obj *iommufd_test_get_access(struct iommufd_ucmd *ucmd,
+						    u32 id)
+{
+	return iommufd_test_get_kind(ucmd, id, SELFTEST_OBJ_ACCESS);
+}
+
+/* IOMMU_TEST_OP_CREATE_ACCESS */
+static int iommufd_test_create_access(struct iommufd_ucmd *ucmd,
+				      struct iommu_test_cmd *cmd)
+{
+	u32 flags = cmd->access_create.flags;
+	struct selftest_obj *sobj;
+	u32 access_id;
+	int rc;
+
+	if (cmd->access_create.__reserved ||
+	    flags & ~(MOCK_ACCESS_NEEDS_PIN_PAGES | MOCK_ACCESS_NO_UNPIN))
+		return -EOPNOTSUPP;
+
+	sobj = iommufd_object_alloc(ucmd->ictx, sobj, IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+	sobj->kind = SELFTEST_OBJ_ACCESS;
+	mutex_init(&sobj->lock);
+	INIT_LIST_HEAD(&sobj->pins);
+	sobj->access_flags = flags;
+
+	/* No reference on the file, like the mock devices (see the top) */
+	sobj->access = __iommufd_access_create(ucmd->ictx,
+					       (flags & MOCK_ACCESS_NEEDS_PIN_PAGES) ?
+						       &mock_access_pin_ops :
+						       &mock_access_ops,
+					       sobj, &access_id, false);
+	if (IS_ERR(sobj->access)) {
+		rc = PTR_ERR(sobj->access);
+		goto out_abort;
+	}
+	if (cmd->id) {
+		rc = iommufd_access_attach(sobj->access, cmd->id);
+		if (rc)
+			goto out_destroy;
+	}
+
+	cmd->access_create.out_access_id = sobj->obj.id;
+	cmd->access_create.out_access_obj_id = access_id;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc)
+		goto out_destroy;
+	iommufd_object_finalize(ucmd->ictx, &sobj->obj);
+	return 0;
+
+out_destroy:
+	/* Nothing is pinned yet: detaches without a callback */
+	iommufd_access_destroy(sobj->access);
+out_abort:
+	mutex_destroy(&sobj->lock);
+	iommufd_object_abort(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
+/*
+ * IOMMU_TEST_OP_ACCESS_SET_IOAS.  Without the mock driver's lock: a detach
+ * or replace calls its unmap callback when it still holds pins.
+ */
+static int iommufd_test_access_set_ioas(struct iommufd_ucmd *ucmd,
+					struct iommu_test_cmd *cmd)
+{
+	struct selftest_obj *sobj;
+	int rc;
+
+	if (cmd->access_ioas.mode > MOCK_ACCESS_IOAS_DETACH)
+		return -EOPNOTSUPP;
+	if (cmd->access_ioas.mode == MOCK_ACCESS_IOAS_DETACH &&
+	    cmd->access_ioas.ioas_id)
+		return -EINVAL;
+
+	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+	switch (cmd->access_ioas.mode) {
+	case MOCK_ACCESS_IOAS_ATTACH:
+		rc = iommufd_access_attach(sobj->access,
+					   cmd->access_ioas.ioas_id);
+		break;
+	case MOCK_ACCESS_IOAS_REPLACE:
+		rc = iommufd_access_replace(sobj->access,
+					    cmd->access_ioas.ioas_id);
+		break;
+	default:
+		iommufd_access_detach(sobj->access);
+		rc = 0;
+		break;
+	}
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
+/*
+ * Check the range of an ACCESS_PIN or ACCESS_RW; its number of pages of
+ * IOVA in *@npages
+ */
+static int iommufd_test_access_range(u64 iova, u64 length,
+				     unsigned long *npages)
+{
+	u64 last;
+
+	if (!length || length > MOCK_ACCESS_MAX_LENGTH)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last) || last > ULONG_MAX)
+		return -EOVERFLOW;
+	*npages = (last >> PAGE_SHIFT) - (iova >> PAGE_SHIFT) + 1;
+	return 0;
+}
+
+/*
+ * Compare the pinned pages with the pages of the user memory at @uptr,
+ * which has the same offset in its page as the pinned IOVA
+ */
+static int iommufd_test_check_pinned(struct page **pages,
+				     unsigned long npages, unsigned long uptr)
+{
+	struct page *upage;
+	unsigned long i;
+	int rc = 0;
+
+	for (i = 0; i != npages && !rc; i++) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		rc = get_user_pages_fast((uptr & PAGE_MASK) + i * PAGE_SIZE, 1,
+					 0, &upage);
+		if (rc != 1)
+			return rc < 0 ? rc : -EFAULT;
+		rc = upage == pages[i] ? 0 : -EINVAL;
+		put_page(upage);
+		cond_resched();
+	}
+	return rc;
+}
+
+/* IOMMU_TEST_OP_ACCESS_PIN */
+static int iommufd_test_access_pin(struct iommufd_ucmd *ucmd,
+				   struct iommu_test_cmd *cmd)
+{
+	u64 iova = cmd->access_pages.iova, length = cmd->access_pages.length;
+	u64 uptr = cmd->access_pages.uptr;
+	struct selftest_obj *sobj;
+	struct selftest_pin *pin;
+	unsigned long npages;
+	int rc;
+
+	if (cmd->access_pages.flags & ~MOCK_ACCESS_RW_WRITE)
+		return -EOPNOTSUPP;
+	rc = iommufd_test_access_range(iova, length, &npages);
+	if (rc)
+		return rc;
+	if (uptr && (uptr > ULONG_MAX || (uptr ^ iova) & ~PAGE_MASK ||
+		     uptr + npages * PAGE_SIZE - 1 < uptr))
+		return -EINVAL;
+
+	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	if (!pin) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	pin->iova = iova;
+	pin->length = length;
+	pin->pages = kvcalloc(npages, sizeof(*pin->pages), GFP_KERNEL_ACCOUNT);
+	if (!pin->pages) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+
+	mutex_lock(&sobj->lock);
+	rc = iommufd_access_pin_pages(sobj->access, iova, length, pin->pages,
+				      (cmd->access_pages.flags &
+				       MOCK_ACCESS_RW_WRITE) ?
+					      IOMMUFD_ACCESS_RW_WRITE : 0);
+	if (rc)
+		goto out_unlock;
+	if (uptr) {
+		rc = iommufd_test_check_pinned(pin->pages, npages, uptr);
+		if (rc) {
+			iommufd_access_unpin_pages(sobj->access, iova, length);
+			goto out_unlock;
+		}
+	}
+	cmd->access_pages.out_npages = npages;
+	/* Pinned even if user space does not hear it: ACCESS_UNPIN undoes */
+	list_add_tail(&pin->item, &sobj->pins);
+	sobj->npins++;
+	pin = NULL;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_unlock:
+	mutex_unlock(&sobj->lock);
+out_free:
+	if (pin)
+		selftest_pin_free(pin);
+out_put:
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
+/* IOMMU_TEST_OP_ACCESS_UNPIN: only what the mock driver pinned */
+static int iommufd_test_access_unpin(struct iommufd_ucmd *ucmd,
+				     struct iommu_test_cmd *cmd)
+{
+	struct selftest_obj *sobj;
+	struct selftest_pin *pin;
+	int rc = -ENOENT;
+
+	if (cmd->access_pages.flags || cmd->access_pages.uptr)
+		return -EOPNOTSUPP;
+
+	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	mutex_lock(&sobj->lock);
+	list_for_each_entry(pin, &sobj->pins, item) {
+		if (pin->iova != cmd->access_pages.iova ||
+		    pin->length != cmd->access_pages.length)
+			continue;
+		iommufd_access_unpin_pages(sobj->access, pin->iova,
+					   pin->length);
+		list_del(&pin->item);
+		sobj->npins--;
+		selftest_pin_free(pin);
+		rc = 0;
+		break;
+	}
+	mutex_unlock(&sobj->lock);
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	return rc;
+}
+
+/* IOMMU_TEST_OP_ACCESS_RW */
+static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd,
+				  struct iommu_test_cmd *cmd)
+{
+	u64 iova = cmd->access_rw.iova, length = cmd->access_rw.length;
+	void __user *ubuf = u64_to_user_ptr(cmd->access_rw.uptr);
+	unsigned int flags = 0;
+	struct selftest_obj *sobj;
+	unsigned long npages;
+	void *buf;
+	int rc;
+
+	if (cmd->access_rw.__reserved ||
+	    cmd->access_rw.flags & ~(MOCK_ACCESS_RW_WRITE |
+				     MOCK_ACCESS_RW_KTHREAD))
+		return -EOPNOTSUPP;
+	rc = iommufd_test_access_range(iova, length, &npages);
+	if (rc)
+		return rc;
+	if (cmd->access_rw.flags & MOCK_ACCESS_RW_WRITE)
+		flags |= IOMMUFD_ACCESS_RW_WRITE;
+	if (cmd->access_rw.flags & MOCK_ACCESS_RW_KTHREAD)
+		flags |= IOMMUFD_ACCESS_RW_KTHREAD;
+
+	buf = kvzalloc(length, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	if ((flags & IOMMUFD_ACCESS_RW_WRITE) &&
+	    copy_from_user(buf, ubuf, length)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+
+	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	if (IS_ERR(sobj)) {
+		rc = PTR_ERR(sobj);
+		goto out_free;
+	}
+	rc = iommufd_access_rw(sobj->access, iova, buf, length, flags);
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+
+	if (!rc && !(flags & IOMMUFD_ACCESS_RW_WRITE) &&
+	    copy_to_user(ubuf, buf, length))
+		rc = -EFAULT;
+out_free:
+	kvfree(buf);
+	return rc;
+}
+
+/* IOMMU_TEST_OP_ACCESS_UNMAPS */
+static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
+				      struct iommu_test_cmd *cmd)
+{
+	struct selftest_obj *sobj;
+	unsigned int i;
+
+	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	memset(&cmd->access_unmaps, 0, sizeof(cmd->access_unmaps));
+	mutex_lock(&sobj->lock);
+	cmd->access_unmaps.out_count = sobj->unmap_count;
+	cmd->access_unmaps.out_pins = sobj->npins;
+	for (i = 0; i != min_t(u32, sobj->unmap_count, MOCK_ACCESS_UNMAP_LOG);
+	     i++) {
+		cmd->access_unmaps.out_ranges[i].iova = sobj->unmaps[i][0];
+		cmd->access_unmaps.out_ranges[i].length = sobj->unmaps[i][1];
+	}
+	sobj->unmap_count = 0;
+	mutex_unlock(&sobj->lock);
+	iommufd_put_object(ucmd->ictx, &sobj->obj);
+	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 /**
  * iommufd_test() - ioctl(IOMMU_TEST_CMD)
  * @ucmd: the command; ucmd->cmd is a struct iommu_test_cmd
@@ -1654,6 +2093,18 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_mock_device_domain(ucmd, cmd);
 	case IOMMU_TEST_OP_MOCK_DEVICE_REPLACE:
 		return iommufd_test_mock_replace(ucmd, cmd);
+	case IOMMU_TEST_OP_CREATE_ACCESS:
+		return iommufd_test_create_access(ucmd, cmd);
+	case IOMMU_TEST_OP_ACCESS_SET_IOAS:
+		return iommufd_test_access_set_ioas(ucmd, cmd);
+	case IOMMU_TEST_OP_ACCESS_PIN:
+		return iommufd_test_access_pin(ucmd, cmd);
+	case IOMMU_TEST_OP_ACCESS_UNPIN:
+		return iommufd_test_access_unpin(ucmd, cmd);
+	case IOMMU_TEST_OP_ACCESS_RW:
+		return iommufd_test_access_rw(ucmd, cmd);
+	case IOMMU_TEST_OP_ACCESS_UNMAPS:
+		return iommufd_test_access_unmaps(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -4653,4 +4653,631 @@ TEST_F(attach, replace_group)
 	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
 }
 
+/*
+ * In-kernel accesses (the mock driver's, IOMMU_TEST_OP_CREATE_ACCESS) on
+ * every variant of iommufd_ioas: pins and copies share the memory
+ * IOMMU_IOAS_MAP pinned, whatever page tables mirror the IOAS.
+ */
+#define ACCESS_PIN MOCK_ACCESS_NEEDS_PIN_PAGES
+
+/* The unmap callback number @i reported [iova, iova + length) */
+#define check_unmap_range(c, i, _iova, _length)                               \
+	do {                                                                  \
+		const struct iommu_test_cmd *__c = &(c);                      \
+		unsigned int __i = (i);                                       \
+		ASSERT_EQ((__u64)(_iova),                                     \
+			  __c->access_unmaps.out_ranges[__i].iova);           \
+		ASSERT_EQ((__u64)(_length),                                   \
+			  __c->access_unmaps.out_ranges[__i].length);         \
+	} while (0)
+
+TEST_F(iommufd_ioas, access_pin_unpin)
+{
+	__u64 length = 16 * PAGE_SIZE;
+	long pinned, locked;
+	__u32 access_id, npages;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer, BUFFER_SIZE,
+				  self->base);
+	pinned = vm_pinned_kb();
+	locked = vm_locked_kb();
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_id);
+	/* The IOAS now keeps every mapping PAGE_SIZE aligned */
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, self->ioas_id));
+
+	ASSERT_EQ(0, _test_cmd_access_pin(self->fd, access_id,
+					  self->base + PAGE_SIZE, length,
+					  self->buffer + PAGE_SIZE,
+					  MOCK_ACCESS_RW_WRITE, &npages));
+	ASSERT_EQ(16, npages);
+	/* Twice the same range: two pins, each undone on its own */
+	test_cmd_access_pin(access_id, self->base + PAGE_SIZE, length,
+			    self->buffer + PAGE_SIZE, 0);
+	/* Neither pinned nor charged a second time */
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 1);
+	ASSERT_EQ(pinned, vm_pinned_kb());
+	ASSERT_EQ(locked, vm_locked_kb());
+	test_cmd_access_unmaps(access_id, 0, 2);
+
+	test_cmd_access_unpin(access_id, self->base + PAGE_SIZE, length);
+	test_cmd_access_unpin(access_id, self->base + PAGE_SIZE, length);
+	test_err(ENOENT, _test_cmd_access_unpin(self->fd, access_id,
+						self->base + PAGE_SIZE,
+						length));
+	test_cmd_access_unmaps(access_id, 0, 0);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 1);
+
+	/* Nothing pinned: the unmap does not call the driver */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, BUFFER_SIZE);
+	test_cmd_access_unmaps(access_id, 0, 0);
+	test_cmd_check_refs(self->buffer, BUFFER_SIZE, 0);
+	test_ioctl_destroy(access_id);
+	ASSERT_EQ(self->alignment, ioas_alignment(self->fd, self->ioas_id));
+}
+
+TEST_F(iommufd_ioas, access_pin_unaligned)
+{
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+	__u32 access_id, npages;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_id);
+
+	/* 2 pages from byte 100 of a page: 3 pages of IOVA */
+	ASSERT_EQ(0, _test_cmd_access_pin(self->fd, access_id, self->base + 100,
+					  2 * PAGE_SIZE, buf + 100, 0,
+					  &npages));
+	ASSERT_EQ(3, npages);
+	/* One byte at the end of a page */
+	ASSERT_EQ(0, _test_cmd_access_pin(self->fd, access_id,
+					  self->base + 8 * PAGE_SIZE - 1, 1,
+					  buf + 8 * PAGE_SIZE - 1, 0, &npages));
+	ASSERT_EQ(1, npages);
+	/* The pages are checked: the wrong memory gives EINVAL */
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, access_id,
+					      self->base + 100, PAGE_SIZE,
+					      buf + PAGE_SIZE + 100, 0, NULL));
+	test_cmd_access_unmaps(access_id, 0, 2);
+
+	/* Unmapping everything hands back each pin, as pinned */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, BUFFER_SIZE);
+	test_cmd_access_unmaps_c(access_id, 2, 0, &c);
+	check_unmap_range(c, 0, self->base + 100, 2 * PAGE_SIZE);
+	check_unmap_range(c, 1, self->base + 8 * PAGE_SIZE - 1, 1);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+	test_ioctl_destroy(access_id);
+}
+
+TEST_F(iommufd_ioas, access_two_areas)
+{
+	__u64 half = 8 * PAGE_SIZE;
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+	__u32 access_id, npages;
+	char data[3 * PAGE_SIZE];
+
+	/* Two mappings, contiguous in IOVA and in user memory */
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, half, self->base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf + half, half,
+				  self->base + half);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_id);
+
+	/* A pin across both */
+	ASSERT_EQ(0, _test_cmd_access_pin(self->fd, access_id,
+					  self->base + half - 2 * PAGE_SIZE + 7,
+					  4 * PAGE_SIZE,
+					  buf + half - 2 * PAGE_SIZE + 7, 0,
+					  &npages));
+	ASSERT_EQ(5, npages);
+	test_cmd_check_refs(buf, 2 * half, 1);
+	/* And a copy across both */
+	memset(data, 0x5a, sizeof(data));
+	test_cmd_access_rw(access_id, self->base + half - PAGE_SIZE - 3, data,
+			   sizeof(data), MOCK_ACCESS_RW_WRITE);
+	ASSERT_EQ(0, memcmp(buf + half - PAGE_SIZE - 3, data, sizeof(data)));
+
+	/*
+	 * Unmapping the first mapping: the callback gets the pinned range
+	 * clipped to it, and the mock driver unpins the whole pin
+	 */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, half);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, self->base + half - 2 * PAGE_SIZE + 7,
+			  2 * PAGE_SIZE - 7);
+	test_cmd_check_refs(buf, half, 0);
+	test_cmd_check_refs(buf + half, half, 1);
+
+	/* The second one is still usable */
+	test_cmd_access_rw(access_id, self->base + half, data, PAGE_SIZE, 0);
+	ASSERT_EQ(0, memcmp(buf + half, data, PAGE_SIZE));
+	test_err(ENOENT, _test_cmd_access_rw(self->fd, access_id,
+					     self->base + half - 1, data, 2,
+					     0));
+	test_cmd_access_pin(access_id, self->base + half, half, buf + half, 0);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base + half, half);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, self->base + half, half);
+	test_cmd_check_refs(buf, 2 * half, 0);
+	test_ioctl_destroy(access_id);
+}
+
+TEST_F(iommufd_ioas, access_copy)
+{
+	__u64 length = 16 * PAGE_SIZE;
+	char *buf = self->buffer;
+	__u32 ioas2_id, access_id;
+	struct iommu_test_cmd c;
+	__u64 iova = self->base;
+	char text[16];
+	long pinned;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, length, self->base);
+	test_ioctl_ioas_alloc(&ioas2_id);
+	pinned = vm_pinned_kb();
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, ioas2_id, self->ioas_id,
+					   self->base, length, &iova,
+					   IOMMU_IOAS_MAP_FIXED_IOVA |
+					   IOMMU_IOAS_MAP_RW));
+	test_cmd_create_access(ioas2_id, ACCESS_PIN, &access_id);
+	test_cmd_access_pin(access_id, iova + PAGE_SIZE, 4 * PAGE_SIZE,
+			    buf + PAGE_SIZE, MOCK_ACCESS_RW_WRITE);
+	/* The pages of the source mapping, pinned once */
+	test_cmd_check_refs(buf, length, 1);
+	ASSERT_EQ(pinned, vm_pinned_kb());
+	strcpy(buf + 5 * PAGE_SIZE, "copied");
+	memset(text, 0, sizeof(text));
+	test_cmd_access_rw(access_id, iova + 5 * PAGE_SIZE, text, 7, 0);
+	ASSERT_EQ(0, strcmp(text, "copied"));
+
+	/* The source goes: the pin is in the copy, nothing to tell */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, length);
+	test_cmd_access_unmaps(access_id, 0, 1);
+	test_cmd_check_refs(buf, length, 1);
+	ASSERT_EQ(pinned, vm_pinned_kb());
+
+	/* The copy goes: the driver unpins, the memory is unpinned */
+	test_ioctl_ioas_unmap(ioas2_id, iova, length);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, iova + PAGE_SIZE, 4 * PAGE_SIZE);
+	test_cmd_check_refs(buf, length, 0);
+	test_ioctl_destroy(access_id);
+	test_ioctl_destroy(ioas2_id);
+}
+
+TEST_F(iommufd_ioas, access_rw)
+{
+	__u32 access_id, pin_access_id, ro_ioas_id;
+	unsigned char *buf = self->buffer;
+	unsigned char data[2 * PAGE_SIZE];
+	__u64 iova, i;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	/* Copies need no pinning access; any alignment */
+	test_cmd_create_access(self->ioas_id, 0, &access_id);
+	ASSERT_EQ(self->alignment, ioas_alignment(self->fd, self->ioas_id));
+
+	for (i = 0; i != sizeof(data); i++)
+		data[i] = i * 7 + 1;
+	for (iova = self->base; iova < self->base + 2 * PAGE_SIZE;
+	     iova += 1021) {
+		test_cmd_access_rw(access_id, iova, data, sizeof(data) - 13,
+				   MOCK_ACCESS_RW_WRITE);
+		ASSERT_EQ(0, memcmp(buf + (iova - self->base), data,
+				    sizeof(data) - 13));
+		memset(data + 1000, 0, 100);
+		test_cmd_access_rw(access_id, iova + 999, data + 1000, 100, 0);
+		ASSERT_EQ(0, memcmp(buf + (iova - self->base) + 999,
+				    data + 1000, 100));
+		memcpy(data + 1000, buf + (iova - self->base) + 1000, 100);
+	}
+	/* The same from a kthread's point of view: no mm needed */
+	memset(buf, 0xa5, PAGE_SIZE);
+	test_cmd_access_rw(access_id, self->base, data, PAGE_SIZE,
+			   MOCK_ACCESS_RW_KTHREAD);
+	ASSERT_EQ(0, memcmp(buf, data, PAGE_SIZE));
+
+	/* A pinning access sees the same bytes */
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &pin_access_id);
+	test_cmd_access_pin(pin_access_id, self->base, PAGE_SIZE, buf, 0);
+	test_cmd_access_rw(pin_access_id, self->base + 3, data, 10,
+			   MOCK_ACCESS_RW_WRITE);
+	ASSERT_EQ(0, memcmp(buf + 3, data, 10));
+	test_cmd_access_unpin(pin_access_id, self->base, PAGE_SIZE);
+
+	/* Read-only memory: reads work, writes and write pins get EPERM */
+	test_ioctl_ioas_alloc(&ro_ioas_id);
+	iova = self->base;
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ro_ioas_id, buf,
+					  4 * PAGE_SIZE, &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+					  IOMMU_IOAS_MAP_READABLE));
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_REPLACE,
+				 ro_ioas_id);
+	test_cmd_access_rw(access_id, iova, data, PAGE_SIZE, 0);
+	test_err(EPERM, _test_cmd_access_rw(self->fd, access_id, iova, data,
+					    PAGE_SIZE, MOCK_ACCESS_RW_WRITE));
+	test_cmd_access_set_ioas(pin_access_id, MOCK_ACCESS_IOAS_REPLACE,
+				 ro_ioas_id);
+	test_err(EPERM, _test_cmd_access_pin(self->fd, pin_access_id, iova,
+					     PAGE_SIZE, buf,
+					     MOCK_ACCESS_RW_WRITE, NULL));
+	test_cmd_access_pin(pin_access_id, iova, PAGE_SIZE, buf, 0);
+	/* Two mappings of the same memory: pinned by each, not by the pin */
+	test_cmd_check_refs(buf, 4 * PAGE_SIZE, 2);
+	test_cmd_check_refs(buf + 4 * PAGE_SIZE, BUFFER_SIZE - 4 * PAGE_SIZE,
+			    1);
+	test_ioctl_destroy(pin_access_id);
+	test_ioctl_destroy(access_id);
+	test_ioctl_destroy(ro_ioas_id);
+}
+
+TEST_F(iommufd_ioas, access_unmap_ranges)
+{
+	__u32 access_a, access_b;
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+	__u64 unmapped;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_a);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_b);
+
+	/* Far apart: never reported as one span */
+	test_cmd_access_pin(access_a, self->base, PAGE_SIZE, buf, 0);
+	test_cmd_access_pin(access_a, self->base + BUFFER_SIZE - PAGE_SIZE,
+			    PAGE_SIZE, buf + BUFFER_SIZE - PAGE_SIZE, 0);
+	test_cmd_access_pin(access_b, self->base + 10 * PAGE_SIZE + 5, 17,
+			    buf + 10 * PAGE_SIZE + 5, 0);
+
+	/* A range cutting the mapping: ENOENT, and nobody is asked */
+	test_err(ENOENT, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+						self->base, PAGE_SIZE, NULL));
+	test_cmd_access_unmaps(access_a, 0, 2);
+
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+					    UNMAP_ALL_IOVA, UNMAP_ALL_LENGTH,
+					    &unmapped));
+	ASSERT_EQ(BUFFER_SIZE, unmapped);
+	test_cmd_access_unmaps_c(access_a, 2, 0, &c);
+	check_unmap_range(c, 0, self->base, PAGE_SIZE);
+	check_unmap_range(c, 1, self->base + BUFFER_SIZE - PAGE_SIZE,
+			  PAGE_SIZE);
+	test_cmd_access_unmaps_c(access_b, 1, 0, &c);
+	check_unmap_range(c, 0, self->base + 10 * PAGE_SIZE + 5, 17);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+	test_ioctl_destroy(access_a);
+	test_ioctl_destroy(access_b);
+}
+
+TEST_F(iommufd_ioas, access_ioas_destroy)
+{
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+	__u32 access_id;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_id);
+	test_cmd_access_pin(access_id, self->base + PAGE_SIZE, 2 * PAGE_SIZE,
+			    buf + PAGE_SIZE, 0);
+
+	/* The attached access holds the IOAS, like a device */
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+	test_cmd_access_unmaps(access_id, 0, 1);
+
+	/*
+	 * Leaving the IOAS, the driver is asked to unpin what it pinned
+	 * there, whole; then the IOAS can go, unpinning the memory
+	 */
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_DETACH, 0);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, self->base + PAGE_SIZE, 2 * PAGE_SIZE);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 1);
+	if (variant->mock_domains) {
+		test_err(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+		for (unsigned int i = 0; i != variant->mock_domains; i++)
+			test_ioctl_destroy(self->stdev_ids[i]);
+	}
+	test_ioctl_destroy(self->ioas_id);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, access_id, self->base,
+					      PAGE_SIZE, NULL, 0, NULL));
+	test_err(EINVAL, _test_cmd_access_rw(self->fd, access_id, self->base,
+					     buf, 1, 0));
+	test_ioctl_destroy(access_id);
+}
+
+TEST_F(iommufd_ioas, access_replace)
+{
+	__u32 ioas2_id, ioas3_id, access_id, buggy_id;
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_ioctl_ioas_alloc(&ioas2_id);
+	test_ioctl_ioas_map_fixed(ioas2_id, buf, 8 * PAGE_SIZE, self->base);
+	test_cmd_create_access(self->ioas_id, ACCESS_PIN, &access_id);
+	test_cmd_access_pin(access_id, self->base, PAGE_SIZE, buf, 0);
+
+	/* Same IOAS: nothing happens */
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_REPLACE,
+				 self->ioas_id);
+	test_cmd_access_unmaps(access_id, 0, 1);
+
+	/* Moving gives the pins of the old IOAS back first */
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_REPLACE,
+				 ioas2_id);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, self->base, PAGE_SIZE);
+	test_cmd_access_pin(access_id, self->base + PAGE_SIZE, PAGE_SIZE,
+			    buf + PAGE_SIZE, 0);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas2_id));
+	ASSERT_EQ(self->alignment, ioas_alignment(self->fd, self->ioas_id));
+
+	/* The old IOAS no longer reaches the access, the new one does */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, BUFFER_SIZE);
+	test_cmd_access_unmaps(access_id, 0, 1);
+	test_ioctl_ioas_unmap(ioas2_id, self->base, 8 * PAGE_SIZE);
+	test_cmd_access_unmaps_c(access_id, 1, 0, &c);
+	check_unmap_range(c, 0, self->base + PAGE_SIZE, PAGE_SIZE);
+
+	/* A driver that keeps its pins cannot be moved: EBUSY */
+	test_ioctl_ioas_map_fixed(ioas2_id, buf, 8 * PAGE_SIZE, self->base);
+	test_cmd_create_access(ioas2_id, ACCESS_PIN | MOCK_ACCESS_NO_UNPIN,
+			       &buggy_id);
+	test_cmd_access_pin(buggy_id, self->base, PAGE_SIZE, buf, 0);
+	test_ioctl_ioas_alloc(&ioas3_id);
+	test_err(EBUSY, _test_cmd_access_set_ioas(self->fd, buggy_id,
+						  MOCK_ACCESS_IOAS_REPLACE,
+						  ioas3_id));
+	test_cmd_access_unmaps(buggy_id, 3, 1);
+	/* Still on the old IOAS, which still sees the pin */
+	test_err(EDEADLOCK, _test_ioctl_ioas_unmap(self->fd, ioas2_id,
+						   self->base, 8 * PAGE_SIZE,
+						   NULL));
+	test_cmd_access_unpin(buggy_id, self->base, PAGE_SIZE);
+	test_cmd_access_set_ioas(buggy_id, MOCK_ACCESS_IOAS_REPLACE,
+				 ioas3_id);
+	test_ioctl_destroy(buggy_id);
+	test_ioctl_destroy(ioas3_id);
+	test_ioctl_destroy(access_id);
+	test_ioctl_destroy(ioas2_id);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+}
+
+/*
+ * A buggy driver that never unpins: the unmap fails with EDEADLOCK after
+ * asking a bounded number of times (the kernel logs it once with
+ * pr_warn, not WARN: the kernel itself is fine), and nothing is unmapped.
+ */
+TEST_F(iommufd_ioas, access_buggy_driver)
+{
+	char *buf = self->buffer;
+	struct iommu_test_cmd c;
+	__u64 unmapped;
+	__u32 access_id;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_cmd_create_access(self->ioas_id,
+			       ACCESS_PIN | MOCK_ACCESS_NO_UNPIN, &access_id);
+	test_cmd_access_pin(access_id, self->base, PAGE_SIZE, buf, 0);
+
+	unmapped = 1;
+	test_err(EDEADLOCK, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+						   self->base, BUFFER_SIZE,
+						   &unmapped));
+	ASSERT_EQ(0, unmapped);
+	test_cmd_access_unmaps_c(access_id, 3, 1, &c);
+	check_unmap_range(c, 0, self->base, PAGE_SIZE);
+	check_unmap_range(c, 2, self->base, PAGE_SIZE);
+	/* Nothing was removed */
+	check_domains(self->base, buf, BUFFER_SIZE);
+	test_cmd_access_rw(access_id, self->base + PAGE_SIZE, buf, 1, 0);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 1);
+
+	/* Unpinned by hand, the unmap goes through */
+	test_cmd_access_unpin(access_id, self->base, PAGE_SIZE);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, BUFFER_SIZE);
+	test_cmd_access_unmaps(access_id, 0, 0);
+
+	/*
+	 * Detached with pins kept: they keep the memory until the access
+	 * is destroyed (all the memory of the mapping: a pin holds the
+	 * pinned memory of the mappings it crosses), and the IOAS no longer
+	 * sees them
+	 */
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, BUFFER_SIZE, self->base);
+	test_cmd_access_pin(access_id, self->base, PAGE_SIZE, buf, 0);
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_DETACH, 0);
+	test_cmd_access_unmaps(access_id, 3, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, BUFFER_SIZE);
+	test_cmd_access_unmaps(access_id, 0, 1);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 1);
+	test_ioctl_destroy(access_id);
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+}
+
+TEST_F(iommufd_ioas, access_errnos)
+{
+	__u32 access_id, obj_id, rw_access_id, ioas2_id;
+	char *buf = self->buffer;
+	__u64 iova;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, 8 * PAGE_SIZE,
+				  self->base);
+
+	/* Create */
+	test_err(EOPNOTSUPP, _test_cmd_create_access(self->fd, self->ioas_id,
+						     1 << 2, NULL, NULL));
+	test_err(ENOENT, _test_cmd_create_access(self->fd, 99999, ACCESS_PIN,
+						 NULL, NULL));
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, self->ioas_id,
+					     ACCESS_PIN, &access_id, &obj_id));
+	ASSERT_NE(access_id, obj_id);
+	/* The ACCESS object belongs to its driver */
+	test_err(EBUSY, _test_ioctl_destroy(self->fd, obj_id));
+	test_cmd_create_access(0, 0, &rw_access_id);
+
+	/* Which object */
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, 99999, self->base,
+					      PAGE_SIZE, NULL, 0, NULL));
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, self->ioas_id,
+					      self->base, PAGE_SIZE, NULL, 0,
+					      NULL));
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, obj_id, self->base,
+					      PAGE_SIZE, NULL, 0, NULL));
+	if (variant->mock_domains)
+		test_err(ENOENT, _test_cmd_access_pin(self->fd,
+						      self->stdev_ids[0],
+						      self->base, PAGE_SIZE,
+						      NULL, 0, NULL));
+	test_err(ENOENT, _test_cmd_access_unmaps(self->fd, self->ioas_id,
+						 &(struct iommu_test_cmd){}));
+
+	/* Pin */
+	test_err(EOPNOTSUPP, _test_cmd_access_pin(self->fd, access_id,
+						  self->base, PAGE_SIZE, NULL,
+						  MOCK_ACCESS_RW_KTHREAD,
+						  NULL));
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, access_id, self->base,
+					      0, NULL, 0, NULL));
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, access_id, self->base,
+					      MOCK_ACCESS_MAX_LENGTH + 1, NULL,
+					      0, NULL));
+	test_err(EOVERFLOW, _test_cmd_access_pin(self->fd, access_id,
+						 UINT64_MAX - 10, 100, NULL,
+						 0, NULL));
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, access_id, 0,
+					      PAGE_SIZE, NULL, 0, NULL));
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, access_id,
+					      self->base + 7 * PAGE_SIZE,
+					      2 * PAGE_SIZE, NULL, 0, NULL));
+	test_err(ENOENT, _test_cmd_access_pin(self->fd, access_id,
+					      self->base - 1, 2, NULL, 0,
+					      NULL));
+	/* The user address must have the offset of the IOVA in its page */
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, access_id, self->base,
+					      PAGE_SIZE, buf + 1, 0, NULL));
+	/* An access that does not pin pages cannot */
+	test_err(EINVAL, _test_cmd_access_pin(self->fd, rw_access_id,
+					      self->base, PAGE_SIZE, NULL, 0,
+					      NULL));
+
+	/* Unpin: only what was pinned, exactly */
+	test_cmd_access_pin(access_id, self->base, 2 * PAGE_SIZE, buf, 0);
+	test_err(ENOENT, _test_cmd_access_unpin(self->fd, access_id,
+						self->base, PAGE_SIZE));
+	test_err(ENOENT, _test_cmd_access_unpin(self->fd, access_id,
+						self->base + PAGE_SIZE,
+						PAGE_SIZE));
+	test_err(ENOENT, _test_cmd_access_unpin(self->fd, rw_access_id,
+						self->base, 2 * PAGE_SIZE));
+	test_cmd_access_unpin(access_id, self->base, 2 * PAGE_SIZE);
+
+	/* Rw */
+	test_err(EINVAL, _test_cmd_access_rw(self->fd, rw_access_id,
+					     self->base, buf, 1, 0));
+	test_cmd_access_set_ioas(rw_access_id, MOCK_ACCESS_IOAS_ATTACH,
+				 self->ioas_id);
+	test_err(EOPNOTSUPP, _test_cmd_access_rw(self->fd, rw_access_id,
+						 self->base, buf, 1, 1 << 2));
+	test_err(EINVAL, _test_cmd_access_rw(self->fd, rw_access_id,
+					     self->base, buf, 0, 0));
+	test_err(EOVERFLOW, _test_cmd_access_rw(self->fd, rw_access_id,
+						UINT64_MAX, buf, 2, 0));
+	test_err(ENOENT, _test_cmd_access_rw(self->fd, rw_access_id,
+					     self->base + 8 * PAGE_SIZE - 1,
+					     buf, 2, 0));
+	test_err(EFAULT, _test_cmd_access_rw(self->fd, rw_access_id,
+					     self->base, NULL, 1, 0));
+	test_err(EFAULT, _test_cmd_access_rw(self->fd, rw_access_id,
+					     self->base, NULL, 1,
+					     MOCK_ACCESS_RW_WRITE));
+
+	/* Attach, replace, detach */
+	test_err(EOPNOTSUPP, _test_cmd_access_set_ioas(self->fd, access_id, 3,
+						       self->ioas_id));
+	test_err(EINVAL, _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_ATTACH,
+						   self->ioas_id));
+	test_err(EINVAL, _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_DETACH,
+						   self->ioas_id));
+	test_err(ENOENT, _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_REPLACE,
+						   99999));
+	test_err(ENOENT, _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_REPLACE,
+						   access_id));
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_DETACH, 0);
+	test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_DETACH, 0);
+	test_err(EINVAL, _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_REPLACE,
+						   self->ioas_id));
+
+	/*
+	 * A pinning access needs PAGE_SIZE aligned mappings, and keeps
+	 * them so while attached
+	 */
+	if (self->alignment < PAGE_SIZE) {
+		test_ioctl_ioas_alloc(&ioas2_id);
+		iova = self->base + MOCK_IO_PAGE_SIZE;
+		ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas2_id,
+						  buf + MOCK_IO_PAGE_SIZE,
+						  MOCK_IO_PAGE_SIZE, &iova,
+						  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_RW));
+		test_err(EADDRINUSE,
+			 _test_cmd_access_set_ioas(self->fd, access_id,
+						   MOCK_ACCESS_IOAS_ATTACH,
+						   ioas2_id));
+		test_ioctl_ioas_unmap(ioas2_id, iova, MOCK_IO_PAGE_SIZE);
+		test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_ATTACH,
+					 ioas2_id);
+		test_err(EINVAL, _test_ioctl_ioas_map(self->fd, ioas2_id,
+						      buf + MOCK_IO_PAGE_SIZE,
+						      MOCK_IO_PAGE_SIZE, &iova,
+						      IOMMU_IOAS_MAP_FIXED_IOVA |
+						      IOMMU_IOAS_MAP_RW));
+		test_cmd_access_set_ioas(access_id, MOCK_ACCESS_IOAS_DETACH,
+					 0);
+		test_ioctl_destroy(ioas2_id);
+	}
+
+	test_ioctl_destroy(access_id);
+	test_ioctl_destroy(rw_access_id);
+	/* The ACCESS object went with it */
+	test_err(ENOENT, _test_ioctl_destroy(self->fd, obj_id));
+}
+
+/* Closing the context destroys the accesses and what they still pin */
+TEST_F(iommufd_ioas, access_close)
+{
+	__u32 ioas_id, access_id, buggy_id;
+	char *buf = self->buffer;
+	__u64 iova;
+	long pinned;
+	int fd;
+
+	pinned = vm_pinned_kb();
+	fd = iommufd_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, BUFFER_SIZE, &iova,
+					  IOMMU_IOAS_MAP_RW));
+	ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, ACCESS_PIN,
+					     &access_id, NULL));
+	ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id,
+					     ACCESS_PIN | MOCK_ACCESS_NO_UNPIN,
+					     &buggy_id, NULL));
+	ASSERT_EQ(0, _test_cmd_access_pin(fd, access_id, iova, PAGE_SIZE, buf,
+					  0, NULL));
+	ASSERT_EQ(0, _test_cmd_access_pin(fd, buggy_id, iova + PAGE_SIZE,
+					  PAGE_SIZE, buf + PAGE_SIZE, 0, NULL));
+	test_cmd_check_refs(buf, BUFFER_SIZE, 1);
+	ASSERT_EQ(0, close(fd));
+	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
+	ASSERT_EQ(pinned, vm_pinned_kb());
+}
+
 TEST_HARNESS_MAIN

@@ -41,6 +41,7 @@ struct nth_ctx {
 	__u32 idev_id;
 	__u32 dev_id;
 	__u32 new_hwpt_id;	/* what a replace returned */
+	__u32 access_id;	/* selftest object of a mock driver's access */
 	__u32 next_id;	/* the ID the next object gets */
 	__u64 iova;
 	char *buffer;
@@ -1045,6 +1046,244 @@ static void hw_info_check(struct __test_metadata *_metadata,
 	test_ioctl_destroy(self->stdev_id);
 }
 
+/*
+ * In-kernel accesses of the mock driver: IOMMU_TEST_OP_CREATE_ACCESS
+ * attached to an IOAS with a mapping
+ */
+#define NTH_PIN_IOVA (NTH_IOVA + PAGE_SIZE)
+#define NTH_PIN_LENGTH (4 * PAGE_SIZE)
+
+/* The access pins [NTH_PIN_IOVA, +NTH_PIN_LENGTH) and gives it back */
+#define check_access_works(access_id)                                          \
+	do {                                                                   \
+		__u32 __id = (access_id);                                      \
+		ASSERT_EQ(0, _test_cmd_access_pin(self->fd, __id,              \
+						  NTH_PIN_IOVA,                \
+						  NTH_PIN_LENGTH,              \
+						  self->buffer + PAGE_SIZE, 0, \
+						  NULL));                      \
+		test_cmd_access_unpin(__id, NTH_PIN_IOVA, NTH_PIN_LENGTH);     \
+	} while (0)
+
+static void access_create_setup(struct __test_metadata *_metadata,
+				struct nth_ctx *self)
+{
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	save_ranges();
+	save_next_id();
+}
+
+static int access_create_call(struct nth_ctx *self)
+{
+	return _test_cmd_create_access(self->fd, self->ioas_id,
+				       MOCK_ACCESS_NEEDS_PIN_PAGES,
+				       &self->access_id, NULL);
+}
+
+static void access_create_check(struct __test_metadata *_metadata,
+				struct nth_ctx *self, int rc)
+{
+	if (rc) {
+		/* No object left, the IOAS as it was */
+		check_next_id();
+		check_ranges(_metadata, self);
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+		return;
+	}
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, self->ioas_id));
+	check_access_works(self->access_id);
+	test_ioctl_destroy(self->access_id);
+	check_ranges(_metadata, self);
+	check_next_id();
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+}
+
+/* IOMMU_TEST_OP_ACCESS_SET_IOAS attaching an access made unattached */
+static void access_attach_setup(struct __test_metadata *_metadata,
+				struct nth_ctx *self)
+{
+	access_create_setup(_metadata, self);
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, 0,
+					     MOCK_ACCESS_NEEDS_PIN_PAGES,
+					     &self->access_id, NULL));
+}
+
+static int access_attach_call(struct nth_ctx *self)
+{
+	return _test_cmd_access_set_ioas(self->fd, self->access_id,
+					 MOCK_ACCESS_IOAS_ATTACH,
+					 self->ioas_id);
+}
+
+static void access_attach_check(struct __test_metadata *_metadata,
+				struct nth_ctx *self, int rc)
+{
+	if (rc) {
+		check_ranges(_metadata, self);
+		test_err(EINVAL, _test_cmd_access_pin(self->fd,
+						      self->access_id,
+						      NTH_PIN_IOVA, PAGE_SIZE,
+						      NULL, 0, NULL));
+		ASSERT_EQ(0, access_attach_call(self));
+	}
+	check_access_works(self->access_id);
+	test_ioctl_destroy(self->access_id);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+}
+
+/* IOMMU_TEST_OP_ACCESS_PIN */
+static void access_pin_setup(struct __test_metadata *_metadata,
+			     struct nth_ctx *self)
+{
+	access_create_setup(_metadata, self);
+	ASSERT_EQ(0, access_create_call(self));
+}
+
+static int access_pin_call(struct nth_ctx *self)
+{
+	return _test_cmd_access_pin(self->fd, self->access_id, NTH_PIN_IOVA,
+				    NTH_PIN_LENGTH, NULL, MOCK_ACCESS_RW_WRITE,
+				    NULL);
+}
+
+static void access_pin_check(struct __test_metadata *_metadata,
+			     struct nth_ctx *self, int rc)
+{
+	struct iommu_test_cmd c;
+
+	test_cmd_access_unmaps(self->access_id, 0, rc ? 0 : 1);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	/* A failed pin left nothing the unmap would have to wait for */
+	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
+	test_cmd_access_unmaps_c(self->access_id, rc ? 0 : 1, 0, &c);
+	if (!rc) {
+		ASSERT_EQ(NTH_PIN_IOVA, c.access_unmaps.out_ranges[0].iova);
+		ASSERT_EQ(NTH_PIN_LENGTH,
+			  c.access_unmaps.out_ranges[0].length);
+	}
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+	test_ioctl_destroy(self->access_id);
+}
+
+/* IOMMU_TEST_OP_ACCESS_RW writing across a page boundary */
+static char nth_rw_src[2 * PAGE_SIZE];
+
+static void access_rw_setup(struct __test_metadata *_metadata,
+			    struct nth_ctx *self)
+{
+	access_create_setup(_metadata, self);
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, self->ioas_id, 0,
+					     &self->access_id, NULL));
+	memset(self->buffer, 0, NTH_BUFFER_SIZE);
+	memset(nth_rw_src, 0x3c, sizeof(nth_rw_src));
+}
+
+static int access_rw_call(struct nth_ctx *self)
+{
+	return _test_cmd_access_rw(self->fd, self->access_id,
+				   NTH_IOVA + PAGE_SIZE - 5, nth_rw_src,
+				   sizeof(nth_rw_src), MOCK_ACCESS_RW_WRITE);
+}
+
+static void access_rw_check(struct __test_metadata *_metadata,
+			    struct nth_ctx *self, int rc)
+{
+	unsigned int i;
+
+	/* All or nothing */
+	for (i = 0; i != 2 * PAGE_SIZE; i++)
+		ASSERT_EQ(rc ? 0 : 0x3c,
+			  (__u8)self->buffer[PAGE_SIZE - 5 + i]);
+	memset(self->buffer, 0, NTH_BUFFER_SIZE);
+	test_ioctl_destroy(self->access_id);
+}
+
+/* IOMMU_TEST_OP_ACCESS_SET_IOAS replacing, with a pin to give back */
+static void access_replace_setup(struct __test_metadata *_metadata,
+				 struct nth_ctx *self)
+{
+	access_pin_setup(_metadata, self);
+	test_ioctl_ioas_alloc(&self->ioas2_id);
+	test_ioctl_ioas_map_fixed(self->ioas2_id, self->buffer,
+				  NTH_BUFFER_SIZE, NTH_IOVA);
+	ASSERT_EQ(0, access_pin_call(self));
+	save_next_id();
+}
+
+static int access_replace_call(struct nth_ctx *self)
+{
+	return _test_cmd_access_set_ioas(self->fd, self->access_id,
+					 MOCK_ACCESS_IOAS_REPLACE,
+					 self->ioas2_id);
+}
+
+static void access_replace_check(struct __test_metadata *_metadata,
+				 struct nth_ctx *self, int rc)
+{
+	check_next_id();
+	if (rc) {
+		/* Nothing was given back, still on the first IOAS */
+		test_cmd_access_unmaps(self->access_id, 0, 1);
+		ASSERT_NE(PAGE_SIZE, ioas_alignment(self->fd, self->ioas2_id));
+		test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA,
+				      NTH_BUFFER_SIZE);
+		test_cmd_access_unmaps(self->access_id, 1, 0);
+	} else {
+		test_cmd_access_unmaps(self->access_id, 1, 0);
+		ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, self->ioas2_id));
+		test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA,
+				      NTH_BUFFER_SIZE);
+		check_access_works(self->access_id);
+	}
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	test_ioctl_destroy(self->access_id);
+}
+
+/* IOMMU_IOAS_UNMAP of a range an access pinned: the driver unpins */
+static int access_unmap_call(struct nth_ctx *self)
+{
+	return _test_ioctl_ioas_unmap(self->fd, self->ioas_id, NTH_IOVA,
+				      NTH_BUFFER_SIZE, NULL);
+}
+
+static void access_unmap_setup(struct __test_metadata *_metadata,
+			       struct nth_ctx *self)
+{
+	access_pin_setup(_metadata, self);
+	ASSERT_EQ(0, access_pin_call(self));
+}
+
+static void access_unmap_check(struct __test_metadata *_metadata,
+			       struct nth_ctx *self, int rc)
+{
+	if (rc) {
+		/* Nobody was asked, nothing was unmapped */
+		test_cmd_access_unmaps(self->access_id, 0, 1);
+		test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+		ASSERT_EQ(0, access_unmap_call(self));
+	}
+	test_cmd_access_unmaps(self->access_id, 1, 0);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+	test_ioctl_destroy(self->access_id);
+}
+
+/* IOMMU_DESTROY of an access that still pins: never fails */
+static int access_destroy_call(struct nth_ctx *self)
+{
+	return _test_ioctl_destroy(self->fd, self->access_id);
+}
+
+static void access_destroy_check(struct __test_metadata *_metadata,
+				 struct nth_ctx *self, int rc)
+{
+	ASSERT_EQ(0, rc);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
+	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
+}
+
 #define ___FAIL_NTH_TEST(test_name, setup_fn, call_fn, check_fn, never, einval) \
 	static const struct nth_case nth_##test_name = {                      \
 		.name = #test_name,                                           \
@@ -1107,5 +1346,19 @@ ___FAIL_NTH_TEST(hwpt_alloc, hwpt_alloc_setup, hwpt_alloc_call,
 		 hwpt_alloc_check, false, true)
 FAIL_NTH_TEST(replace_ioas, replace_ioas_setup, replace_call, replace_check)
 FAIL_NTH_TEST(replace_hwpt, replace_hwpt_setup, replace_call, replace_check)
+FAIL_NTH_TEST_ENOMEM(access_create, access_create_setup, access_create_call,
+		     access_create_check)
+FAIL_NTH_TEST(access_attach, access_attach_setup, access_attach_call,
+	      access_attach_check)
+FAIL_NTH_TEST_ENOMEM(access_pin, access_pin_setup, access_pin_call,
+		     access_pin_check)
+/* Its bounce buffer is a kvzalloc(): a failed kmalloc() falls back */
+FAIL_NTH_TEST(access_rw, access_rw_setup, access_rw_call, access_rw_check)
+FAIL_NTH_TEST(access_replace, access_replace_setup, access_replace_call,
+	      access_replace_check)
+FAIL_NTH_TEST(access_unmap, access_unmap_setup, access_unmap_call,
+	      access_unmap_check)
+__FAIL_NTH_TEST(access_destroy, access_unmap_setup, access_destroy_call,
+		access_destroy_check, true)
 
 TEST_HARNESS_MAIN

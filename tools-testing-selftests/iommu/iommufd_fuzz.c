@@ -1978,7 +1978,7 @@ static const struct field f_vfio_ioas[] = {
 };
 
 static const struct field f_test[] = {
-	FLD(iommu_test_cmd, op, 4, F_ENUM, IOMMU_TEST_OP_MOCK_DEVICE_REPLACE, true),
+	FLD(iommu_test_cmd, op, 4, F_ENUM, IOMMU_TEST_OP_ACCESS_UNMAPS, true),
 	FLD(iommu_test_cmd, id, 4, F_ID, 0, false),
 	FLD(iommu_test_cmd, __reserved, 4, F_RSVD, 0, true),
 	FLD(iommu_test_cmd, check_map.iova, 8, F_IOVA, 0, false),

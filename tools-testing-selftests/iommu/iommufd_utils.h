@@ -831,4 +831,146 @@ static inline int _test_ioctl_get_hw_info(int fd, __u32 dev_id, void *data,
 	return rc;
 }
 
+/* IOMMU_TEST_OP_CREATE_ACCESS: attached to @ioas_id unless it is 0 */
+static inline int _test_cmd_create_access(int fd, __u32 ioas_id, __u32 flags,
+					  __u32 *access_id, __u32 *obj_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_CREATE_ACCESS,
+		.id = ioas_id,
+		.access_create = { .flags = flags },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (access_id)
+		*access_id = cmd.access_create.out_access_id;
+	if (obj_id)
+		*obj_id = cmd.access_create.out_access_obj_id;
+	return 0;
+}
+
+#define test_cmd_create_access(ioas_id, flags, access_id)                      \
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, ioas_id, flags,         \
+					     access_id, NULL))
+
+/* IOMMU_TEST_OP_ACCESS_SET_IOAS: MOCK_ACCESS_IOAS_* @mode */
+static inline int _test_cmd_access_set_ioas(int fd, __u32 access_id,
+					    __u32 mode, __u32 ioas_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_SET_IOAS,
+		.id = access_id,
+		.access_ioas = { .mode = mode, .ioas_id = ioas_id },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_access_set_ioas(access_id, mode, ioas_id)                     \
+	ASSERT_EQ(0, _test_cmd_access_set_ioas(self->fd, access_id, mode,      \
+					       ioas_id))
+
+/*
+ * IOMMU_TEST_OP_ACCESS_PIN; with @uptr, the kernel checks every pinned
+ * page against the user memory there
+ */
+static inline int _test_cmd_access_pin(int fd, __u32 access_id, __u64 iova,
+				       __u64 length, void *uptr, __u32 flags,
+				       __u32 *npages)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PIN,
+		.id = access_id,
+		.access_pages = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.flags = flags,
+		},
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (!rc && npages)
+		*npages = cmd.access_pages.out_npages;
+	return rc;
+}
+
+#define test_cmd_access_pin(access_id, iova, length, uptr, flags)             \
+	ASSERT_EQ(0, _test_cmd_access_pin(self->fd, access_id, iova, length,   \
+					  uptr, flags, NULL))
+
+static inline int _test_cmd_access_unpin(int fd, __u32 access_id, __u64 iova,
+					 __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_UNPIN,
+		.id = access_id,
+		.access_pages = { .iova = iova, .length = length },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_access_unpin(access_id, iova, length)                        \
+	ASSERT_EQ(0, _test_cmd_access_unpin(self->fd, access_id, iova, length))
+
+/* IOMMU_TEST_OP_ACCESS_RW between [iova, iova + length) and @buf */
+static inline int _test_cmd_access_rw(int fd, __u32 access_id, __u64 iova,
+				      void *buf, __u64 length, __u32 flags)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.id = access_id,
+		.access_rw = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)buf,
+			.flags = flags,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_access_rw(access_id, iova, buf, length, flags)               \
+	ASSERT_EQ(0, _test_cmd_access_rw(self->fd, access_id, iova, buf,       \
+					 length, flags))
+
+/* IOMMU_TEST_OP_ACCESS_UNMAPS into *@cmd (and reset the record) */
+static inline int _test_cmd_access_unmaps(int fd, __u32 access_id,
+					  struct iommu_test_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->size = sizeof(*cmd);
+	cmd->op = IOMMU_TEST_OP_ACCESS_UNMAPS;
+	cmd->id = access_id;
+	return ioctl(fd, IOMMU_TEST_CMD, cmd);
+}
+
+/*
+ * Expect @count unmap callbacks and @pins ranges still pinned; the record
+ * in *@cp
+ */
+#define test_cmd_access_unmaps_c(access_id, count, pins, cp)                  \
+	do {                                                                  \
+		struct iommu_test_cmd *__cp = (cp);                           \
+		ASSERT_EQ(0, _test_cmd_access_unmaps(self->fd, access_id,     \
+						     __cp));                  \
+		ASSERT_EQ(count, __cp->access_unmaps.out_count);              \
+		ASSERT_EQ(pins, __cp->access_unmaps.out_pins);                \
+	} while (0)
+
+#define test_cmd_access_unmaps(access_id, count, pins)                        \
+	test_cmd_access_unmaps_c(access_id, count, pins,                      \
+				 &(struct iommu_test_cmd){})
+
 #endif
