@@ -18,8 +18,11 @@
  * calls the driver's unmap op for each pinned range, clipped to the
  * unmapped range, without any iommufd lock held, and the unmap retries once
  * the driver returned.  A driver that does not unpin makes the unmap fail
- * with EDEADLOCK after a few rounds (io_pagetable.c); the kernel is safe
- * either way, since the pin holds its own reference on the memory.
+ * with EDEADLOCK after a few rounds (io_pagetable.c), and a detach orphans
+ * its pins; the kernel is safe either way, since the pin holds its own
+ * reference on the memory, but that is a driver bug and WARNs once
+ * (iommufd_access_warn_kept_pins(): not for the selftest's mock driver
+ * that plays it on purpose).
  *
  * Lifetime: the driver holds a reference on the ACCESS object from
  * iommufd_access_create() to iommufd_access_destroy(), so user space can
@@ -436,7 +439,10 @@ again:
 			rc = -EBUSY;
 			goto out_unlock;
 		}
-		pr_warn_once("iommufd: a driver of an in-kernel access kept pages pinned across the detach of its IOAS\n");
+		/* A driver bug; the pins keep their memory, nothing breaks */
+		WARN_ONCE(iommufd_access_warn_kept_pins(access),
+			  "iommufd: the in-kernel access of %ps kept pages pinned across the detach of its IOAS\n",
+			  access->ops->unmap);
 		iommufd_access_orphan_pins(access, &cur_ioas->iopt);
 	}
 
@@ -526,8 +532,9 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_replace, IOMMUFD);
  * Does nothing if the access is not attached.  The driver should have
  * unpinned everything; if it has not, its unmap op is called for each pin
  * left (whole) and it must unpin them.  Pins it still keeps after that
- * (a driver bug) keep their memory pinned until they are unpinned or the
- * access is destroyed, but are no longer seen by the IOAS.  Never fails.
+ * (a driver bug, WARNed once) keep their memory pinned until they are
+ * unpinned or the access is destroyed, but are no longer seen by the IOAS.
+ * Never fails.
  */
 void iommufd_access_detach(struct iommufd_access *access)
 {

@@ -687,14 +687,17 @@ struct iopt_unmap_fence {
  * the unmap drops its locks, asks the drivers to unpin
  * (iommufd_access_notify_unmap()) and starts again.  A driver that still
  * holds pins after IOMMUFD_ACCESS_NOTIFY_ROUNDS rounds is buggy: the unmap
- * then fails with -EDEADLOCK and removes nothing.  The pinned memory
- * stays valid in any case, the pins hold references on it.
+ * then fails with -EDEADLOCK, removes nothing, and WARNs once (except for
+ * the selftest's deliberately buggy driver, see
+ * iommufd_access_warn_kept_pins()).  The pinned memory stays valid in any
+ * case, the pins hold references on it.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, bool all,
 			    unsigned long *unmapped)
 {
 	struct iopt_unmap_fence fence = { .start = start, .last = last };
+	struct iommufd_access *holder;
 	struct interval_tree_node *node;
 	unsigned int rounds = 0;
 	unsigned long total = 0;
@@ -719,11 +722,13 @@ again:
 		}
 	}
 
-	if (!rc && iopt_has_access_pins(iopt, start, last)) {
+	holder = rc ? NULL : iopt_has_access_pins(iopt, start, last);
+	if (holder) {
 		if (rounds == IOMMUFD_ACCESS_NOTIFY_ROUNDS) {
-			/* Not WARN: the bug is the driver's, not the kernel's */
-			pr_warn_once("iommufd: a driver of an in-kernel access did not unpin [0x%lx, 0x%lx] when asked to; the unmap fails with EDEADLOCK\n",
-				     start, last);
+			/* A driver bug; the kernel stays consistent */
+			WARN_ONCE(iommufd_access_warn_kept_pins(holder),
+				  "iommufd: the in-kernel access of %ps did not unpin [0x%lx, 0x%lx] when asked to; the unmap fails with EDEADLOCK\n",
+				  holder->ops->unmap, start, last);
 			rc = -EDEADLOCK;
 		} else {
 			if (!rounds)
@@ -1685,10 +1690,12 @@ static struct iommufd_access_pin *to_pin(struct interval_tree_node *node)
  * iova_rwsem, which keeps the list of accesses and their pins in @iopt
  * stable (pins in @iopt are only added under it).
  *
- * Return: true if a pin intersects [@start, @last].
+ * Return: the first attached access holding a pin that intersects
+ * [@start, @last], valid while iova_rwsem is held, or NULL.
  */
-bool iopt_has_access_pins(struct io_pagetable *iopt, unsigned long start,
-			  unsigned long last)
+struct iommufd_access *iopt_has_access_pins(struct io_pagetable *iopt,
+					    unsigned long start,
+					    unsigned long last)
 {
 	struct interval_tree_node *node;
 	struct iommufd_access *access;
@@ -1705,9 +1712,9 @@ bool iopt_has_access_pins(struct io_pagetable *iopt, unsigned long start,
 			found = to_pin(node)->iopt == iopt;
 		mutex_unlock(&access->pin_lock);
 		if (found)
-			break;
+			return access;
 	}
-	return found;
+	return NULL;
 }
 
 /*
@@ -1739,6 +1746,45 @@ static int iopt_access_check_range(struct io_pagetable *iopt,
 }
 
 /**
+ * struct iopt_access_piece - the part of an access range inside one area
+ * @node: the area's node in &io_pagetable.area_itree
+ * @start: first IOVA of the piece
+ * @last: last IOVA of the piece (inclusive)
+ * @offset: byte offset of @start in the area's &iopt_area.pages
+ */
+struct iopt_access_piece {
+	struct interval_tree_node *node;
+	unsigned long start;
+	unsigned long last;
+	unsigned long offset;
+};
+
+/*
+ * Advance @piece to the next area crossing [@iova, @last], which
+ * iopt_access_check_range() found mapped without a hole (the first one when
+ * @piece->node is NULL).  The caller holds iova_rwsem.
+ */
+static bool iopt_access_next_piece(struct io_pagetable *iopt,
+				   unsigned long iova, unsigned long last,
+				   struct iopt_access_piece *piece)
+{
+	struct interval_tree_node *node = piece->node;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	node = node ? interval_tree_iter_next(node, iova, last) :
+		      interval_tree_iter_first(&iopt->area_itree, iova, last);
+	piece->node = node;
+	if (!node)
+		return false;
+	piece->start = max(iova, node->start);
+	piece->last = min(last, node->last);
+	piece->offset = to_area(node)->page_offset +
+			(piece->start - node->start);
+	return true;
+}
+
+/**
  * iopt_access_pin_pages() - pin pages for an access
  * @iopt: the io_pagetable the access is attached to
  * @access: the access, which needs pinned pages
@@ -1763,7 +1809,7 @@ int iopt_access_pin_pages(struct io_pagetable *iopt,
 			  bool write)
 {
 	unsigned long first_page = iova >> PAGE_SHIFT;
-	struct interval_tree_node *node;
+	struct iopt_access_piece piece;
 	struct iommufd_access_pin *pin;
 	struct iopt_unmap_fence *fence;
 	unsigned int nareas, i = 0;
@@ -1797,21 +1843,19 @@ int iopt_access_pin_pages(struct io_pagetable *iopt,
 	 * The IOVA alignment is PAGE_SIZE while the access is attached, so
 	 * pages of IOVA and pages of memory have the same boundaries.
 	 */
-	for (node = interval_tree_iter_first(&iopt->area_itree, iova, last);
-	     node; node = interval_tree_iter_next(node, iova, last)) {
-		struct iopt_area *area = to_area(node);
-		unsigned long piece = max(iova, node->start);
-		unsigned long piece_last = min(last, node->last);
-		unsigned long offset = area->page_offset + (piece - node->start);
-		unsigned long npages = (offset + (piece_last - piece)) /
-				       PAGE_SIZE - offset / PAGE_SIZE + 1;
+	for (piece.node = NULL;
+	     iopt_access_next_piece(iopt, iova, last, &piece);) {
+		struct iopt_pages *pages = to_area(piece.node)->pages;
+		unsigned long first = piece.offset / PAGE_SIZE;
+		unsigned long end = (piece.offset + (piece.last - piece.start)) /
+				    PAGE_SIZE;
 
-		iopt_pages_fill_page_list(area->pages, offset / PAGE_SIZE,
-					  npages,
-					  out_pages + (piece >> PAGE_SHIFT) -
+		iopt_pages_fill_page_list(pages, first, end - first + 1,
+					  out_pages +
+						  (piece.start >> PAGE_SHIFT) -
 						  first_page);
-		iopt_get_pages(area->pages);
-		pin->pages[i++] = area->pages;
+		iopt_get_pages(pages);
+		pin->pages[i++] = pages;
 	}
 	pin->npages_objs = i;
 	pin->iopt = iopt;
@@ -1846,7 +1890,7 @@ out_unlock:
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, bool write)
 {
-	struct interval_tree_node *node;
+	struct iopt_access_piece piece;
 	unsigned int nareas;
 	int rc;
 
@@ -1855,17 +1899,11 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 	if (rc)
 		goto out_unlock;
 
-	for (node = interval_tree_iter_first(&iopt->area_itree, iova, last);
-	     node; node = interval_tree_iter_next(node, iova, last)) {
-		struct iopt_area *area = to_area(node);
-		unsigned long piece = max(iova, node->start);
-		unsigned long piece_last = min(last, node->last);
-
-		iopt_pages_rw(area->pages,
-			      area->page_offset + (piece - node->start),
-			      data + (piece - iova), piece_last - piece + 1,
-			      write);
-	}
+	for (piece.node = NULL;
+	     iopt_access_next_piece(iopt, iova, last, &piece);)
+		iopt_pages_rw(to_area(piece.node)->pages, piece.offset,
+			      data + (piece.start - iova),
+			      piece.last - piece.start + 1, write);
 out_unlock:
 	up_read(&iopt->iova_rwsem);
 	return rc;

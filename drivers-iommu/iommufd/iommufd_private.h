@@ -355,11 +355,12 @@ int iopt_access_pin_pages(struct io_pagetable *iopt,
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, bool write);
 /*
- * Does an access attached to @iopt hold a pin, made in @iopt, intersecting
- * [@start, @last]?  The caller holds iova_rwsem.
+ * Which access attached to @iopt holds a pin, made in @iopt, intersecting
+ * [@start, @last] (NULL: none)?  The caller holds iova_rwsem.
  */
-bool iopt_has_access_pins(struct io_pagetable *iopt, unsigned long start,
-			  unsigned long last);
+struct iommufd_access *iopt_has_access_pins(struct io_pagetable *iopt,
+					    unsigned long start,
+					    unsigned long last);
 /*
  * Rounds of notification an unmap, a replace or a detach makes before it
  * gives up on a driver that does not unpin.  One is enough for a correct
@@ -554,6 +555,11 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
  * @dying: set by iommufd_access_destroy(): no new call of @ops->unmap
  * @destroy_wait: iommufd_access_destroy() waits here for @ncallbacks to
  *                drop to 0
+ * @selftest_keeps_pins: CONFIG_IOMMUFD_TEST only: the access of the
+ *                       selftest's mock driver that plays a driver that
+ *                       does not unpin (MOCK_ACCESS_NO_UNPIN), set by
+ *                       selftest.c before the access is attached; see
+ *                       iommufd_access_warn_kept_pins(); constant
  */
 struct iommufd_access {
 	struct iommufd_object obj;
@@ -571,9 +577,36 @@ struct iommufd_access {
 	unsigned int ncallbacks;
 	bool dying;
 	wait_queue_head_t destroy_wait;
+#ifdef CONFIG_IOMMUFD_TEST
+	bool selftest_keeps_pins;
+#endif
 };
 
 static_assert(offsetof(struct iommufd_access, obj) == 0);
+
+/**
+ * iommufd_access_warn_kept_pins() - should a driver that kept pins WARN?
+ * @access: an access whose driver returned from its unmap op, asked for
+ *          the last time, without unpinning (an unmap then fails with
+ *          -EDEADLOCK, a detach orphans the pins)
+ *
+ * That is a bug of the driver, which gets a WARN_ONCE.  The only exception
+ * is the selftest's mock driver with MOCK_ACCESS_NO_UNPIN, which plays
+ * such a driver on purpose so that the selftests check that the kernel
+ * survives it: a WARN there would be a splat on every run (and fail a run
+ * with panic_on_warn).  The exception exists only with CONFIG_IOMMUFD_TEST.
+ *
+ * Return: true if the caller must WARN.
+ */
+static inline bool
+iommufd_access_warn_kept_pins(const struct iommufd_access *access)
+{
+#ifdef CONFIG_IOMMUFD_TEST
+	if (access->selftest_keeps_pins)
+		return false;
+#endif
+	return true;
+}
 
 /**
  * struct iommufd_access_pin - pages pinned by one iommufd_access_pin_pages()

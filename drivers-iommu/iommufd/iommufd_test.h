@@ -95,8 +95,9 @@ enum {
 	 */
 	IOMMU_TEST_OP_ACCESS_RW,
 	/*
-	 * Read and reset the record of the unmap callbacks the access of
-	 * selftest object @id received (struct access_unmaps)
+	 * Read the record of the unmap callbacks the access of selftest
+	 * object @id received, reset once it reached user space
+	 * (struct access_unmaps)
 	 */
 	IOMMU_TEST_OP_ACCESS_UNMAPS,
 };
@@ -129,8 +130,6 @@ enum {
 
 /* Longest range of one ACCESS_PIN or ACCESS_RW (16 MiB); longer: EINVAL */
 #define MOCK_ACCESS_MAX_LENGTH 0x1000000UL
-/* Unmap callbacks IOMMU_TEST_OP_ACCESS_UNMAPS reports the range of */
-#define MOCK_ACCESS_UNMAP_LOG 4
 
 /* IOMMU_TEST_OP_MOCK_DEVICE_DOMAIN: where a mock device is attached */
 enum {
@@ -283,9 +282,11 @@ struct iommu_test_hw_info {
  * @access_rw: IOMMU_TEST_OP_ACCESS_RW: the IOVA range, the user buffer
  *             of @length bytes, MOCK_ACCESS_RW_* flags
  * @access_unmaps: IOMMU_TEST_OP_ACCESS_UNMAPS: unmap callbacks since the
- *                 last read, the ranges of the first
- *                 MOCK_ACCESS_UNMAP_LOG of them, and the number of ranges
- *                 the mock driver holds pinned
+ *                 last read that reached user space, the ranges of the
+ *                 first and of the last of them (zero if there was none),
+ *                 and the number of ranges the mock driver holds pinned.
+ *                 It fits in the 40 bytes the union had before the access
+ *                 ops: struct iommu_test_cmd is still 64 bytes
  * @last: end of the structure
  */
 struct iommu_test_cmd {
@@ -377,10 +378,10 @@ struct iommu_test_cmd {
 		struct {
 			__u32 out_count;
 			__u32 out_pins;
-			struct {
+			struct mock_access_unmap_range {
 				__aligned_u64 iova;
 				__aligned_u64 length;
-			} out_ranges[MOCK_ACCESS_UNMAP_LOG];
+			} out_first, out_last;
 		} access_unmaps;
 	};
 	__u32 last;

@@ -1060,16 +1060,25 @@ enum selftest_obj_kind {
 
 /**
  * struct selftest_pin - pages the mock driver pinned through its access
- * @item: entry in &selftest_obj.pins
+ * @item: entry in &selftest_obj.pins while pinned
  * @iova: first IOVA
  * @length: bytes
  * @pages: the struct page of each page of IOVA, as the access returned them
+ * @checking: IOMMU_TEST_OP_ACCESS_PIN is comparing @pages with user memory,
+ *            without the mock driver's lock: ACCESS_UNPIN does not see the
+ *            pin yet, and the unmap callback, which must unpin it, leaves
+ *            the freeing to ACCESS_PIN
+ * @unpinned: the unmap callback unpinned it while @checking
+ *
+ * @checking and @unpinned are protected by &selftest_obj.lock.
  */
 struct selftest_pin {
 	struct list_head item;
 	unsigned long iova;
 	unsigned long length;
 	struct page **pages;
+	bool checking;
+	bool unpinned;
 };
 
 /**
@@ -1082,7 +1091,9 @@ struct selftest_pin {
  *        driver's lock, held across its pins and unpins and in its unmap
  *        callback; protects the fields below @access.  Never held across
  *        iommufd_access_attach(), _replace(), _detach() or _destroy(),
- *        which may call the unmap callback.
+ *        which may call the unmap callback, nor across an access to user
+ *        memory, whose fault may block for as long as user space wants
+ *        (userfaultfd, FUSE) while an unmap waits for the callback.
  * @mdev: SELFTEST_OBJ_DEVICE: the mock device
  * @idev: SELFTEST_OBJ_DEVICE: its binding
  * @attached: SELFTEST_OBJ_DEVICE: @idev is attached
@@ -1091,8 +1102,16 @@ struct selftest_pin {
  * @pins: SELFTEST_OBJ_ACCESS: struct selftest_pin of the ranges pinned
  * @npins: SELFTEST_OBJ_ACCESS: entries of @pins
  * @unmap_count: SELFTEST_OBJ_ACCESS: unmap callbacks since the last
- *               IOMMU_TEST_OP_ACCESS_UNMAPS
- * @unmaps: SELFTEST_OBJ_ACCESS: [iova, length] of the first of them
+ *               IOMMU_TEST_OP_ACCESS_UNMAPS that reached user space
+ * @unmap_first: SELFTEST_OBJ_ACCESS: [iova, length] of the first of them
+ * @unmap_last: SELFTEST_OBJ_ACCESS: [iova, length] of the last of them
+ * @unmap_read: SELFTEST_OBJ_ACCESS: @unmap_count when the
+ *              IOMMU_TEST_OP_ACCESS_UNMAPS in progress read it, or 0
+ * @unmap_next: SELFTEST_OBJ_ACCESS: [iova, length] of the callback number
+ *              @unmap_read + 1: the first one once that read succeeded
+ * @read_lock: SELFTEST_OBJ_ACCESS: serializes IOMMU_TEST_OP_ACCESS_UNMAPS,
+ *             across its copy to user space; taken before @lock, never
+ *             by the unmap callback
  *
  * Holds no reference on any object itself: the device or the access holds
  * its own.
@@ -1113,7 +1132,11 @@ struct selftest_obj {
 			struct list_head pins;
 			unsigned int npins;
 			u32 unmap_count;
-			u64 unmaps[MOCK_ACCESS_UNMAP_LOG][2];
+			u64 unmap_first[2];
+			u64 unmap_last[2];
+			u32 unmap_read;
+			u64 unmap_next[2];
+			struct mutex read_lock; /* see the kernel-doc above */
 		};
 	};
 };
@@ -1147,6 +1170,7 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 		/* Only the buggy driver has records left; the pins are gone */
 		list_for_each_entry_safe(pin, tmp, &sobj->pins, item)
 			selftest_pin_free(pin);
+		mutex_destroy(&sobj->read_lock);
 		mutex_destroy(&sobj->lock);
 		return;
 	}
@@ -1165,8 +1189,12 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 #define MOCK_FLAGS_DEVICE_PEER (MOCK_FLAGS_DEVICE_SAME_INSTANCE | \
 				MOCK_FLAGS_DEVICE_SAME_GROUP)
 
-/* Look up a selftest object of @kind, with a reference; -ENOENT if none */
-static struct selftest_obj *iommufd_test_get_kind(struct iommufd_ucmd *ucmd,
+/*
+ * Look up selftest object @id, with a reference; -ENOENT if there is none or
+ * it is not of @kind (a mock device's object for an access op, or the other
+ * way round)
+ */
+static struct selftest_obj *iommufd_test_get_sobj(struct iommufd_ucmd *ucmd,
 						  u32 id,
 						  enum selftest_obj_kind kind)
 {
@@ -1182,13 +1210,6 @@ static struct selftest_obj *iommufd_test_get_kind(struct iommufd_ucmd *ucmd,
 		return ERR_PTR(-ENOENT);
 	}
 	return sobj;
-}
-
-/* Look up the selftest object of a mock device, with a reference */
-static struct selftest_obj *iommufd_test_get_sobj(struct iommufd_ucmd *ucmd,
-						  u32 id)
-{
-	return iommufd_test_get_kind(ucmd, id, SELFTEST_OBJ_DEVICE);
 }
 
 /*
@@ -1217,7 +1238,8 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd, u32 pt_id,
 		return -EINVAL;
 
 	if (flags & MOCK_FLAGS_DEVICE_PEER) {
-		peer = iommufd_test_get_sobj(ucmd, peer_id);
+		peer = iommufd_test_get_sobj(ucmd, peer_id,
+					     SELFTEST_OBJ_DEVICE);
 		if (IS_ERR(peer))
 			return PTR_ERR(peer);
 		peer_mdev = peer->mdev;
@@ -1299,7 +1321,7 @@ static int iommufd_test_mock_attach(struct iommufd_ucmd *ucmd,
 	u32 pt_id = cmd->mock_attach.pt_id;
 	int rc = 0;
 
-	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_DEVICE);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
@@ -1334,7 +1356,7 @@ static int iommufd_test_mock_replace(struct iommufd_ucmd *ucmd,
 	u32 pt_id = cmd->mock_attach.pt_id;
 	int rc;
 
-	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_DEVICE);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
@@ -1647,7 +1669,7 @@ static int iommufd_test_mock_device_domain(struct iommufd_ucmd *ucmd,
 					   struct iommufd_hw_pagetable,
 					   obj)->domain;
 	}
-	sobj = iommufd_test_get_sobj(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_DEVICE);
 	if (IS_ERR(sobj)) {
 		if (hwpt_obj)
 			iommufd_put_object(ucmd->ictx, hwpt_obj);
@@ -1681,10 +1703,30 @@ static int iommufd_test_mock_device_domain(struct iommufd_ucmd *ucmd,
 /* In-kernel accesses of the mock driver */
 
 /*
+ * Unpin @pin and forget it; it is freed unless IOMMU_TEST_OP_ACCESS_PIN is
+ * still comparing its pages, which then frees it.  Under the mock driver's
+ * lock.
+ */
+static void mock_access_unpin(struct selftest_obj *sobj,
+			      struct selftest_pin *pin)
+{
+	lockdep_assert_held(&sobj->lock);
+
+	iommufd_access_unpin_pages(sobj->access, pin->iova, pin->length);
+	list_del(&pin->item);
+	sobj->npins--;
+	if (pin->checking)
+		pin->unpinned = true;
+	else
+		selftest_pin_free(pin);
+}
+
+/*
  * The unmap callback of the mock driver: record the call and, unless it
  * plays a buggy driver, unpin every range it holds that intersects
- * [@iova, @iova + @length).  Runs without iommufd locks; the notification
- * holds a reference on the access, so the selftest object cannot be freed
+ * [@iova, @iova + @length), including a pin whose pages ACCESS_PIN is
+ * still comparing.  Runs without iommufd locks; the notification holds a
+ * reference on the access, so the selftest object cannot be freed
  * meanwhile (its destroy waits in iommufd_access_destroy()).
  */
 static void mock_access_unmap(void *data, unsigned long iova,
@@ -1695,10 +1737,17 @@ static void mock_access_unmap(void *data, unsigned long iova,
 	unsigned long last = iova + length - 1;
 
 	mutex_lock(&sobj->lock);
-	if (sobj->unmap_count < MOCK_ACCESS_UNMAP_LOG) {
-		sobj->unmaps[sobj->unmap_count][0] = iova;
-		sobj->unmaps[sobj->unmap_count][1] = length;
+	if (!sobj->unmap_count) {
+		sobj->unmap_first[0] = iova;
+		sobj->unmap_first[1] = length;
 	}
+	/* The first callback after the count an ACCESS_UNMAPS reported */
+	if (sobj->unmap_read && sobj->unmap_count == sobj->unmap_read) {
+		sobj->unmap_next[0] = iova;
+		sobj->unmap_next[1] = length;
+	}
+	sobj->unmap_last[0] = iova;
+	sobj->unmap_last[1] = length;
 	if (sobj->unmap_count != U32_MAX)
 		sobj->unmap_count++;
 	if (!(sobj->access_flags & MOCK_ACCESS_NO_UNPIN)) {
@@ -1706,11 +1755,7 @@ static void mock_access_unmap(void *data, unsigned long iova,
 			if (pin->iova > last ||
 			    pin->iova + pin->length - 1 < iova)
 				continue;
-			iommufd_access_unpin_pages(sobj->access, pin->iova,
-						   pin->length);
-			list_del(&pin->item);
-			sobj->npins--;
-			selftest_pin_free(pin);
+			mock_access_unpin(sobj, pin);
 		}
 	}
 	mutex_unlock(&sobj->lock);
@@ -1724,13 +1769,6 @@ static const struct iommufd_access_ops mock_access_pin_ops = {
 	.needs_pin_pages = 1,
 	.unmap = mock_access_unmap,
 };
-
-/* Look up the selftest object of an access, with a reference */
-static struct selftest_obj *iommufd_test_get_access(struct iommufd_ucmd *ucmd,
-						    u32 id)
-{
-	return iommufd_test_get_kind(ucmd, id, SELFTEST_OBJ_ACCESS);
-}
 
 /* IOMMU_TEST_OP_CREATE_ACCESS */
 static int iommufd_test_create_access(struct iommufd_ucmd *ucmd,
@@ -1750,6 +1788,7 @@ static int iommufd_test_create_access(struct iommufd_ucmd *ucmd,
 		return PTR_ERR(sobj);
 	sobj->kind = SELFTEST_OBJ_ACCESS;
 	mutex_init(&sobj->lock);
+	mutex_init(&sobj->read_lock);
 	INIT_LIST_HEAD(&sobj->pins);
 	sobj->access_flags = flags;
 
@@ -1763,6 +1802,12 @@ static int iommufd_test_create_access(struct iommufd_ucmd *ucmd,
 		rc = PTR_ERR(sobj->access);
 		goto out_abort;
 	}
+	/*
+	 * The buggy driver is a test of the kernel's survival, not a bug to
+	 * WARN about: see iommufd_access_warn_kept_pins().  Before the
+	 * attach, after which its callback may be asked to unpin.
+	 */
+	sobj->access->selftest_keeps_pins = flags & MOCK_ACCESS_NO_UNPIN;
 	if (cmd->id) {
 		rc = iommufd_access_attach(sobj->access, cmd->id);
 		if (rc)
@@ -1781,6 +1826,7 @@ out_destroy:
 	/* Nothing is pinned yet: detaches without a callback */
 	iommufd_access_destroy(sobj->access);
 out_abort:
+	mutex_destroy(&sobj->read_lock);
 	mutex_destroy(&sobj->lock);
 	iommufd_object_abort(ucmd->ictx, &sobj->obj);
 	return rc;
@@ -1802,7 +1848,7 @@ static int iommufd_test_access_set_ioas(struct iommufd_ucmd *ucmd,
 	    cmd->access_ioas.ioas_id)
 		return -EINVAL;
 
-	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_ACCESS);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 	switch (cmd->access_ioas.mode) {
@@ -1842,14 +1888,18 @@ static int iommufd_test_access_range(u64 iova, u64 length,
 
 /*
  * Compare the pinned pages with the pages of the user memory at @uptr,
- * which has the same offset in its page as the pinned IOVA
+ * which has the same offset in its page as the pinned IOVA.  Faults on user
+ * memory: never under the mock driver's lock of @sobj (lockdep checks it).
  */
-static int iommufd_test_check_pinned(struct page **pages,
+static int iommufd_test_check_pinned(struct selftest_obj *sobj,
+				     struct page **pages,
 				     unsigned long npages, unsigned long uptr)
 {
 	struct page *upage;
 	unsigned long i;
 	int rc = 0;
+
+	lockdep_assert_not_held(&sobj->lock);
 
 	for (i = 0; i != npages && !rc; i++) {
 		if (fatal_signal_pending(current))
@@ -1885,7 +1935,7 @@ static int iommufd_test_access_pin(struct iommufd_ucmd *ucmd,
 		     uptr + npages * PAGE_SIZE - 1 < uptr))
 		return -EINVAL;
 
-	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_ACCESS);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
@@ -1902,28 +1952,48 @@ static int iommufd_test_access_pin(struct iommufd_ucmd *ucmd,
 		goto out_free;
 	}
 
+	/*
+	 * Pin and record under the lock, as a driver must, so that the unmap
+	 * callback finds every pin.  The pages are compared without it: a
+	 * fault on user memory may block, and an unmap waiting for the
+	 * callback would block with it.  Meanwhile the callback may unpin the
+	 * pin (the pages are then compared all the same), ACCESS_UNPIN does
+	 * not see it.
+	 */
 	mutex_lock(&sobj->lock);
 	rc = iommufd_access_pin_pages(sobj->access, iova, length, pin->pages,
 				      (cmd->access_pages.flags &
 				       MOCK_ACCESS_RW_WRITE) ?
 					      IOMMUFD_ACCESS_RW_WRITE : 0);
-	if (rc)
-		goto out_unlock;
-	if (uptr) {
-		rc = iommufd_test_check_pinned(pin->pages, npages, uptr);
-		if (rc) {
-			iommufd_access_unpin_pages(sobj->access, iova, length);
-			goto out_unlock;
-		}
+	if (rc) {
+		mutex_unlock(&sobj->lock);
+		goto out_free;
 	}
-	cmd->access_pages.out_npages = npages;
-	/* Pinned even if user space does not hear it: ACCESS_UNPIN undoes */
 	list_add_tail(&pin->item, &sobj->pins);
 	sobj->npins++;
-	pin = NULL;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
-out_unlock:
+	pin->checking = !!uptr;
 	mutex_unlock(&sobj->lock);
+
+	if (uptr) {
+		rc = iommufd_test_check_pinned(sobj, pin->pages, npages, uptr);
+		mutex_lock(&sobj->lock);
+		pin->checking = false;
+		if (pin->unpinned)
+			/* The callback unpinned it meanwhile: ours to free */
+			selftest_pin_free(pin);
+		else if (rc)
+			mock_access_unpin(sobj, pin);
+		mutex_unlock(&sobj->lock);
+		if (rc)
+			goto out_put;
+	}
+	/*
+	 * Pinned even if user space does not hear it: ACCESS_UNPIN undoes.
+	 * From here on the pin is the callback's or ACCESS_UNPIN's to free.
+	 */
+	pin = NULL;
+	cmd->access_pages.out_npages = npages;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 out_free:
 	if (pin)
 		selftest_pin_free(pin);
@@ -1943,20 +2013,17 @@ static int iommufd_test_access_unpin(struct iommufd_ucmd *ucmd,
 	if (cmd->access_pages.flags || cmd->access_pages.uptr)
 		return -EOPNOTSUPP;
 
-	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_ACCESS);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
 	mutex_lock(&sobj->lock);
 	list_for_each_entry(pin, &sobj->pins, item) {
-		if (pin->iova != cmd->access_pages.iova ||
+		/* A pin ACCESS_PIN has not returned yet is not known yet */
+		if (pin->checking || pin->iova != cmd->access_pages.iova ||
 		    pin->length != cmd->access_pages.length)
 			continue;
-		iommufd_access_unpin_pages(sobj->access, pin->iova,
-					   pin->length);
-		list_del(&pin->item);
-		sobj->npins--;
-		selftest_pin_free(pin);
+		mock_access_unpin(sobj, pin);
 		rc = 0;
 		break;
 	}
@@ -1998,7 +2065,7 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd,
 		goto out_free;
 	}
 
-	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_ACCESS);
 	if (IS_ERR(sobj)) {
 		rc = PTR_ERR(sobj);
 		goto out_free;
@@ -2014,31 +2081,60 @@ out_free:
 	return rc;
 }
 
-/* IOMMU_TEST_OP_ACCESS_UNMAPS */
+/*
+ * IOMMU_TEST_OP_ACCESS_UNMAPS.  The record is reset only once user space
+ * has it: the callbacks it reported are forgotten after the copy succeeded,
+ * those that came meanwhile stay.  The copy is made without the mock
+ * driver's lock, which the callback needs.
+ */
 static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 				      struct iommu_test_cmd *cmd)
 {
 	struct selftest_obj *sobj;
-	unsigned int i;
+	u32 count;
+	int rc;
 
-	sobj = iommufd_test_get_access(ucmd, cmd->id);
+	sobj = iommufd_test_get_sobj(ucmd, cmd->id, SELFTEST_OBJ_ACCESS);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
 	memset(&cmd->access_unmaps, 0, sizeof(cmd->access_unmaps));
+	mutex_lock(&sobj->read_lock);
 	mutex_lock(&sobj->lock);
-	cmd->access_unmaps.out_count = sobj->unmap_count;
+	count = sobj->unmap_count;
+	cmd->access_unmaps.out_count = count;
 	cmd->access_unmaps.out_pins = sobj->npins;
-	for (i = 0; i != min_t(u32, sobj->unmap_count, MOCK_ACCESS_UNMAP_LOG);
-	     i++) {
-		cmd->access_unmaps.out_ranges[i].iova = sobj->unmaps[i][0];
-		cmd->access_unmaps.out_ranges[i].length = sobj->unmaps[i][1];
+	if (count) {
+		cmd->access_unmaps.out_first.iova = sobj->unmap_first[0];
+		cmd->access_unmaps.out_first.length = sobj->unmap_first[1];
+		cmd->access_unmaps.out_last.iova = sobj->unmap_last[0];
+		cmd->access_unmaps.out_last.length = sobj->unmap_last[1];
 	}
-	sobj->unmap_count = 0;
+	sobj->unmap_read = count;
 	mutex_unlock(&sobj->lock);
+
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+
+	mutex_lock(&sobj->lock);
+	if (!rc) {
+		sobj->unmap_count -= count;
+		/* after a read of 0, the callbacks since set unmap_first */
+		if (count && sobj->unmap_count)
+			memcpy(sobj->unmap_first, sobj->unmap_next,
+			       sizeof(sobj->unmap_first));
+	}
+	sobj->unmap_read = 0;
+	mutex_unlock(&sobj->lock);
+	mutex_unlock(&sobj->read_lock);
 	iommufd_put_object(ucmd->ictx, &sobj->obj);
-	return iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	return rc;
 }
+
+/*
+ * The access ops fit in the union as it was before them: programs built
+ * with the header of the earlier ops still pass a command large enough
+ */
+static_assert(sizeof(struct iommu_test_cmd) == 64);
 
 /**
  * iommufd_test() - ioctl(IOMMU_TEST_CMD)

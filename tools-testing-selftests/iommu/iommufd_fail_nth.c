@@ -1159,9 +1159,8 @@ static void access_pin_check(struct __test_metadata *_metadata,
 	test_ioctl_ioas_unmap(self->ioas_id, NTH_IOVA, NTH_BUFFER_SIZE);
 	test_cmd_access_unmaps_c(self->access_id, rc ? 0 : 1, 0, &c);
 	if (!rc) {
-		ASSERT_EQ(NTH_PIN_IOVA, c.access_unmaps.out_ranges[0].iova);
-		ASSERT_EQ(NTH_PIN_LENGTH,
-			  c.access_unmaps.out_ranges[0].length);
+		ASSERT_EQ(NTH_PIN_IOVA, c.access_unmaps.out_first.iova);
+		ASSERT_EQ(NTH_PIN_LENGTH, c.access_unmaps.out_first.length);
 	}
 	test_cmd_check_refs(self->buffer, NTH_BUFFER_SIZE, 0);
 	test_ioctl_destroy(self->access_id);

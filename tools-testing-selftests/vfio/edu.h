@@ -889,16 +889,21 @@ static inline bool edu_dev_vfio_is_iommufd(void)
 
 /* ---- the VFIO device character device ---------------------------------- */
 
-/* "/dev/vfio/devices/vfioN" of @bdf, from its vfio-dev sysfs directory. */
-static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
+/*
+ * "/dev/vfio/devices/vfioN" of the VFIO device whose sysfs directory is
+ * @sysfs_dev (a PCI function, an mdev), from its vfio-dev subdirectory.
+ */
+static inline int edu_vfio_cdev_path(const char *sysfs_dev, char *path,
+				     size_t len)
 {
 	char dir_path[256];
 	struct dirent *de;
 	int ret = -ENOENT;
 	DIR *dir;
 
-	snprintf(dir_path, sizeof(dir_path),
-		 EDU_SYSFS_PCI "/devices/%s/vfio-dev", bdf);
+	if (snprintf(dir_path, sizeof(dir_path), "%s/vfio-dev", sysfs_dev) >=
+	    (int)sizeof(dir_path))
+		return -ENAMETOOLONG;
 	dir = opendir(dir_path);
 	if (!dir)
 		return -errno;
@@ -914,6 +919,15 @@ static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
 	}
 	closedir(dir);
 	return ret;
+}
+
+/* "/dev/vfio/devices/vfioN" of @bdf. */
+static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
+{
+	char dev[256];
+
+	snprintf(dev, sizeof(dev), EDU_SYSFS_PCI "/devices/%s", bdf);
+	return edu_vfio_cdev_path(dev, path, len);
 }
 
 /* Open the device cdev of @bdf (bound to vfio-pci); fd or -errno. */
@@ -944,13 +958,15 @@ static inline int edu_cdev_bind(int cdev_fd, int iommufd, __u32 *dev_id)
 }
 
 /*
- * Attach to the IOAS or HWPT *@pt_id; on success *@pt_id is the HWPT the
- * device is attached to.
+ * VFIO_DEVICE_ATTACH_IOMMUFD_PT with @flags to the IOAS or HWPT *@pt_id;
+ * on success *@pt_id is the HWPT the device is attached to.
  */
-static inline int edu_cdev_attach(int cdev_fd, __u32 *pt_id)
+static inline int edu_cdev_attach_flags(int cdev_fd, __u32 flags,
+					__u32 *pt_id)
 {
 	struct vfio_device_attach_iommufd_pt attach = {
 		.argsz = sizeof(attach),
+		.flags = flags,
 		.pt_id = *pt_id,
 	};
 
@@ -1019,6 +1035,12 @@ static inline int edu_cdev_detach(int cdev_fd)
 
 	return ioctl(cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach) ?
 		-errno : 0;
+}
+
+/* Attach to the IOAS or HWPT *@pt_id (see edu_cdev_attach_flags()). */
+static inline int edu_cdev_attach(int cdev_fd, __u32 *pt_id)
+{
+	return edu_cdev_attach_flags(cdev_fd, 0, pt_id);
 }
 
 /* ---- one way of giving an edu an IOMMU address space ------------------- */

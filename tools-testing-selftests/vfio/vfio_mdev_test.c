@@ -8,6 +8,15 @@
  * does not take (those of physical devices and HW_PAGETABLEs), and those
  * of the cdev commands on a device fd opened through the group.
  *
+ * The mtty_dev fixture opens the device both ways, its variants: through
+ * its group on an iommufd and through its cdev; what must hold whichever
+ * way it was opened runs once per way.
+ *
+ * /dev/vfio/vfio is VFIO's container or, with CONFIG_VFIO_CONTAINER=n,
+ * iommufd's: the container test expects the same answers from both.
+ * VFIO_EDU_DEV_VFIO=legacy or =iommufd in the environment makes it fail
+ * when /dev/vfio/vfio is not that one.
+ *
  * mtty never pins: these tests cover how the device is bound, attached
  * and detached, the access that stands for it in the iommufd (its ID is
  * the devid, it keeps its IOAS from being destroyed), and that the device
@@ -29,8 +38,8 @@
 #include <time.h>
 
 #include "../kselftest_harness.h"
+#include "../iommu/iommufd_utils.h"
 #include "edu.h"
-#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
 #define MTTY_PARENT	"/sys/class/mdev_bus/mtty"
 #define MTTY_TYPE	MTTY_PARENT "/mdev_supported_types/mtty-1"
@@ -76,33 +85,6 @@ static int mtty_group(const char *uuid)
 	return atoi(name ? name + 1 : link);
 }
 
-/* "/dev/vfio/devices/vfioN" of mdev @uuid, from its vfio-dev directory */
-static int mtty_cdev_path(const char *uuid, char *path, size_t len)
-{
-	char dir_path[PATH_MAX];
-	struct dirent *de;
-	int ret = -ENOENT;
-	DIR *dir;
-
-	snprintf(dir_path, sizeof(dir_path), MDEV_DEVICES "/%s/vfio-dev",
-		 uuid);
-	dir = opendir(dir_path);
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		if (snprintf(path, len, "/dev/vfio/devices/%.32s",
-			     de->d_name) >= (int)len)
-			ret = -ENAMETOOLONG;
-		else
-			ret = 0;
-		break;
-	}
-	closedir(dir);
-	return ret;
-}
-
 /* The device works: its info, and its PCI IDs read from config space */
 static int mtty_check_device(int fd)
 {
@@ -140,32 +122,6 @@ static int group_status(int group_fd, __u32 *flags)
 	return 0;
 }
 
-/* IOMMU_TEST_OP_MOCK_DOMAIN: a mock device and its HW_PAGETABLE in @ioas */
-static int mock_hwpt(int iommufd, __u32 ioas_id, __u32 *hwpt_id)
-{
-	struct iommu_test_cmd cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
-		.id = ioas_id,
-	};
-
-	if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd))
-		return -errno;
-	*hwpt_id = cmd.mock_domain.out_hwpt_id;
-	return 0;
-}
-
-static int cdev_attach_flags(int fd, __u32 flags, __u32 pt_id)
-{
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach),
-		.flags = flags,
-		.pt_id = pt_id,
-	};
-
-	return ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) ? -errno : 0;
-}
-
 /* Close *@fd if it is open and mark it closed */
 static void close_fd(int *fd)
 {
@@ -195,13 +151,13 @@ static void mtty_uuid(char *uuid, size_t len, unsigned int tag)
 }
 
 /*
- * Every fd a test opens lives in the fixture, -1 when closed: an ASSERT
- * that fails jumps to the teardown with the test's fds still open, and the
- * teardown must close them before it removes the mdev, or the remove waits
- * forever for the device fds this very process holds (mtty has no
- * .request to ask for them back).
+ * An mtty mdev of a test, and every fd the test opens, -1 when closed:
+ * an ASSERT that fails jumps to the teardown with the test's fds still
+ * open, and the teardown must close them before it removes the mdev, or
+ * the remove waits forever for the device fds this very process holds
+ * (mtty has no .request to ask for them back).
  */
-FIXTURE(mtty) {
+struct mtty_ctx {
 	char uuid[40];
 	char dev[PATH_MAX];
 	char group_path[64];
@@ -219,87 +175,147 @@ FIXTURE(mtty) {
 	int cdev_fd2;
 };
 
-FIXTURE_SETUP(mtty)
+/* The setup of both fixtures: the mdev, its group and its cdev, a buffer */
+static void mtty_setup_mdev(struct __test_metadata *_metadata,
+			    struct mtty_ctx *m)
 {
 	int ret;
 
-	self->iommufd = -1;
-	self->iommufd2 = -1;
-	self->container = -1;
-	self->group_fd = -1;
-	self->dev_fd = -1;
-	self->dev_fd2 = -1;
-	self->cdev_fd = -1;
-	self->cdev_fd2 = -1;
-	self->buf = MAP_FAILED;
+	m->iommufd = -1;
+	m->iommufd2 = -1;
+	m->container = -1;
+	m->group_fd = -1;
+	m->dev_fd = -1;
+	m->dev_fd2 = -1;
+	m->cdev_fd = -1;
+	m->cdev_fd2 = -1;
+	m->buf = MAP_FAILED;
 
 	ASSERT_TRUE(path_exists(MTTY_TYPE)) {
 		TH_LOG("no mtty parent: the kernel needs CONFIG_SAMPLE_VFIO_MDEV_MTTY");
 	}
 
-	mtty_uuid(self->uuid, sizeof(self->uuid), 0x8d2f0b1e);
-	snprintf(self->dev, sizeof(self->dev), MDEV_DEVICES "/%s",
-		 self->uuid);
+	mtty_uuid(m->uuid, sizeof(m->uuid), 0x8d2f0b1e);
+	snprintf(m->dev, sizeof(m->dev), MDEV_DEVICES "/%s", m->uuid);
 	/* A stale mdev of the same name would make the create fail */
-	if (path_exists(self->dev))
-		mtty_remove(self->uuid);
-	ASSERT_EQ(0, mtty_create(self->uuid));
+	if (path_exists(m->dev))
+		mtty_remove(m->uuid);
+	ASSERT_EQ(0, mtty_create(m->uuid));
 
-	self->group = mtty_group(self->uuid);
-	ret = mtty_cdev_path(self->uuid, self->cdev, sizeof(self->cdev));
-	if (self->group < 0 || ret)
-		mtty_remove(self->uuid);
-	ASSERT_LE(0, self->group);
+	m->group = mtty_group(m->uuid);
+	ret = edu_vfio_cdev_path(m->dev, m->cdev, sizeof(m->cdev));
+	if (m->group < 0 || ret)
+		mtty_remove(m->uuid);
+	ASSERT_LE(0, m->group);
 	ASSERT_EQ(0, ret);
-	snprintf(self->group_path, sizeof(self->group_path), "/dev/vfio/%d",
-		 self->group);
+	snprintf(m->group_path, sizeof(m->group_path), "/dev/vfio/%d",
+		 m->group);
 
-	self->buf_len = 4 * getpagesize();
-	self->buf = mmap(NULL, self->buf_len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (self->buf == MAP_FAILED)
-		mtty_remove(self->uuid);
-	ASSERT_NE(MAP_FAILED, self->buf);
+	m->buf_len = 4 * getpagesize();
+	m->buf = mmap(NULL, m->buf_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->buf == MAP_FAILED)
+		mtty_remove(m->uuid);
+	ASSERT_NE(MAP_FAILED, m->buf);
+}
+
+/* The teardown of both fixtures: every fd, then the mdev */
+static void mtty_teardown_mdev(struct __test_metadata *_metadata,
+			       struct mtty_ctx *m)
+{
+	/* The device fds first: the remove waits for them */
+	close_fd(&m->dev_fd2);
+	close_fd(&m->dev_fd);
+	close_fd(&m->cdev_fd2);
+	close_fd(&m->cdev_fd);
+	close_fd(&m->group_fd);
+	close_fd(&m->container);
+	close_fd(&m->iommufd2);
+	close_fd(&m->iommufd);
+	if (m->buf != MAP_FAILED)
+		munmap(m->buf, m->buf_len);
+	/* create_remove removed it itself */
+	if (path_exists(m->dev))
+		EXPECT_EQ(0, mtty_remove(m->uuid));
+	EXPECT_FALSE(path_exists(m->dev));
+}
+
+/*
+ * Open the device on a new iommufd (m->iommufd) in m->dev_fd, the group
+ * way (@cdev false: its group set to the iommufd, the device fd from the
+ * group, which binds the device and attaches it to the compat IOAS) or the
+ * cdev way (@cdev true: its cdev bound to the iommufd and attached to a new
+ * IOAS).  *@ioas_id: the IOAS the device is attached to.
+ */
+static void mtty_open_dev(struct __test_metadata *_metadata,
+			  struct mtty_ctx *m, bool cdev, __u32 *ioas_id)
+{
+	__u32 flags = 0, pt_id;
+
+	m->iommufd = edu_iommufd_open();
+	ASSERT_LE(0, m->iommufd);
+
+	if (cdev) {
+		ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, ioas_id));
+		m->dev_fd = open(m->cdev, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, m->dev_fd);
+		ASSERT_EQ(0, edu_cdev_bind(m->dev_fd, m->iommufd, NULL));
+		pt_id = *ioas_id;
+		ASSERT_EQ(0, edu_cdev_attach(m->dev_fd, &pt_id));
+		/* An access has no HW_PAGETABLE: it is on the IOAS itself */
+		ASSERT_EQ(*ioas_id, pt_id);
+		return;
+	}
+
+	m->group_fd = open(m->group_path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->group_fd);
+	ASSERT_EQ(0, group_status(m->group_fd, &flags));
+	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE, flags);
+	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_SET_CONTAINER,
+			   &m->iommufd));
+	ASSERT_EQ(0, group_status(m->group_fd, &flags));
+	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
+		  flags);
+	ASSERT_EQ(0, edu_vfio_ioas(m->iommufd, IOMMU_VFIO_IOAS_GET,
+				   ioas_id));
+	m->dev_fd = ioctl(m->group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
+	ASSERT_LE(0, m->dev_fd);
+}
+
+FIXTURE(mtty) {
+	struct mtty_ctx m;
+};
+
+FIXTURE_SETUP(mtty)
+{
+	mtty_setup_mdev(_metadata, &self->m);
 }
 
 FIXTURE_TEARDOWN(mtty)
 {
-	/* The device fds first: the remove waits for them */
-	close_fd(&self->dev_fd2);
-	close_fd(&self->dev_fd);
-	close_fd(&self->cdev_fd2);
-	close_fd(&self->cdev_fd);
-	close_fd(&self->group_fd);
-	close_fd(&self->container);
-	close_fd(&self->iommufd2);
-	close_fd(&self->iommufd);
-	if (self->buf != MAP_FAILED)
-		munmap(self->buf, self->buf_len);
-	/* create_remove removed it itself */
-	if (path_exists(self->dev))
-		EXPECT_EQ(0, mtty_remove(self->uuid));
-	EXPECT_FALSE(path_exists(self->dev));
+	mtty_teardown_mdev(_metadata, &self->m);
 }
 
 /* sysfs: the mdev, its group and its cdev; a second create is refused */
 TEST_F(mtty, sysfs)
 {
+	struct mtty_ctx *m = &self->m;
 	char path[PATH_MAX], link[PATH_MAX];
 	struct stat st;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/driver", self->uuid);
+	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/driver", m->uuid);
 	n = readlink(path, link, sizeof(link) - 1);
 	ASSERT_LT(0, n);
 	link[n] = 0;
 	ASSERT_NE(NULL, strstr(link, "/mtty"));
 
-	ASSERT_EQ(0, stat(self->group_path, &st));
+	ASSERT_EQ(0, stat(m->group_path, &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
-	ASSERT_EQ(0, stat(self->cdev, &st));
+	ASSERT_EQ(0, stat(m->cdev, &st));
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
 
-	ASSERT_EQ(-EEXIST, mtty_create(self->uuid));
+	ASSERT_EQ(-EEXIST, mtty_create(m->uuid));
 }
 
 /*
@@ -308,111 +324,116 @@ TEST_F(mtty, sysfs)
  */
 TEST_F(mtty, create_remove)
 {
-	ASSERT_TRUE(path_exists(self->dev));
-	ASSERT_TRUE(path_exists(self->group_path));
-	ASSERT_TRUE(path_exists(self->cdev));
+	struct mtty_ctx *m = &self->m;
 
-	ASSERT_EQ(0, mtty_remove(self->uuid));
-	ASSERT_FALSE(path_exists(self->dev));
-	ASSERT_FALSE(path_exists(self->group_path));
-	ASSERT_FALSE(path_exists(self->cdev));
-	ASSERT_EQ(-ENOENT, mtty_remove(self->uuid));
+	ASSERT_TRUE(path_exists(m->dev));
+	ASSERT_TRUE(path_exists(m->group_path));
+	ASSERT_TRUE(path_exists(m->cdev));
+
+	ASSERT_EQ(0, mtty_remove(m->uuid));
+	ASSERT_FALSE(path_exists(m->dev));
+	ASSERT_FALSE(path_exists(m->group_path));
+	ASSERT_FALSE(path_exists(m->cdev));
+	ASSERT_EQ(-ENOENT, mtty_remove(m->uuid));
 }
 
-/* The group on an iommufd: the device's access is on the compat IOAS */
+/*
+ * The group on an iommufd, what only the group way has: a second device
+ * fd shares the binding, a device fd from the group is no cdev fd, and the
+ * group keeps its iommufd while a device fd is open.
+ */
 TEST_F(mtty, group_iommufd)
 {
+	struct mtty_ctx *m = &self->m;
 	struct vfio_device_bind_iommufd bind = {
 		.argsz = sizeof(bind),
 	};
-	__u32 flags = 0, ioas_id = 0;
+	__u32 ioas_id = 0, pt_id;
 
-	self->group_fd = open(self->group_path, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->group_fd);
-	self->iommufd = edu_iommufd_open();
-	ASSERT_LE(0, self->iommufd);
+	mtty_open_dev(_metadata, m, false, &ioas_id);
 
-	ASSERT_EQ(0, group_status(self->group_fd, &flags));
-	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE, flags);
-	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER, &self->iommufd));
-	ASSERT_EQ(0, group_status(self->group_fd, &flags));
-	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
-		  flags);
-
-	ASSERT_EQ(0, edu_vfio_ioas(self->iommufd, IOMMU_VFIO_IOAS_GET, &ioas_id));
-	ASSERT_EQ(0, edu_ioas_map(self->iommufd, ioas_id, self->buf, 0x100000,
-				  self->buf_len));
-
-	/* Binds the device (an access) and attaches it to the compat IOAS */
-	self->dev_fd = ioctl(self->group_fd, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
-	ASSERT_LE(0, self->dev_fd);
-	ASSERT_EQ(0, mtty_check_device(self->dev_fd));
-
-	/* The access of the open device holds the compat IOAS */
-	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(self->iommufd, ioas_id));
-	ASSERT_EQ(0, edu_ioas_unmap(self->iommufd, ioas_id, 0x100000,
-				    self->buf_len, NULL));
-
-	/* A second fd of the device through the group shares the binding */
-	self->dev_fd2 = ioctl(self->group_fd, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
-	ASSERT_LE(0, self->dev_fd2);
-	ASSERT_EQ(0, mtty_check_device(self->dev_fd2));
+	m->dev_fd2 = ioctl(m->group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
+	ASSERT_LE(0, m->dev_fd2);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd2));
+	/* The binding, and the access, stay with the other fd */
+	close_fd(&m->dev_fd);
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas_id));
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd2));
 
 	/* A device fd from the group is not a cdev fd */
-	bind.iommufd = self->iommufd;
-	ASSERT_EQ(-1, ioctl(self->dev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.iommufd = m->iommufd;
+	ASSERT_EQ(-1, ioctl(m->dev_fd2, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	ASSERT_EQ(EINVAL, errno);
 	/* ... and the cdev attach is the driver's to answer: mtty has none */
-	ASSERT_EQ(-ENOTTY, cdev_attach_flags(self->dev_fd, 0, ioas_id));
+	pt_id = ioas_id;
+	ASSERT_EQ(-ENOTTY, edu_cdev_attach(m->dev_fd2, &pt_id));
 
-	ASSERT_EQ(-1, ioctl(self->group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_EQ(-1, ioctl(m->group_fd, VFIO_GROUP_UNSET_CONTAINER));
 	ASSERT_EQ(EBUSY, errno);
-	/* The cdev cannot be bound while the group is open */
-	self->cdev_fd = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->cdev_fd);
-	ASSERT_EQ(-EBUSY, edu_cdev_bind(self->cdev_fd, self->iommufd, NULL));
-	close_fd(&self->cdev_fd);
-
-	close_fd(&self->dev_fd2);
-	close_fd(&self->dev_fd);
+	close_fd(&m->dev_fd2);
 	/* The access went away with the last device fd */
-	ASSERT_EQ(0, edu_iommufd_destroy(self->iommufd, ioas_id));
-	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_UNSET_CONTAINER));
-	close_fd(&self->iommufd);
-	close_fd(&self->group_fd);
+	ASSERT_EQ(0, edu_iommufd_destroy(m->iommufd, ioas_id));
+	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close_fd(&m->iommufd);
+	close_fd(&m->group_fd);
 }
 
-/* The legacy path: the group in a /dev/vfio/vfio container (type1v2) */
+/*
+ * The legacy path: the group in a /dev/vfio/vfio container (type1v2),
+ * VFIO's or iommufd's (CONFIG_VFIO_CONTAINER=n): the same answers, and on
+ * iommufd's the device's access holds the compat IOAS.
+ */
 TEST_F(mtty, group_container)
 {
-	__u32 flags = 0;
+	struct mtty_ctx *m = &self->m;
+	const char *want = getenv("VFIO_EDU_DEV_VFIO");
+	__u32 flags = 0, ioas_id = 0;
+	__u64 unmapped = 0;
+	const char *is;
 
-	self->group_fd = open(self->group_path, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->group_fd);
-	self->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->container);
+	m->group_fd = open(m->group_path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->group_fd);
+	m->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->container);
+	is = edu_container_is_iommufd(m->container) ? "iommufd" : "legacy";
+	ASSERT_STREQ(want && *want ? want : is, is);
 
-	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER,
-			   &self->container));
-	ASSERT_EQ(0, ioctl(self->container, VFIO_SET_IOMMU,
+	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_SET_CONTAINER,
+			   &m->container));
+	ASSERT_EQ(0, ioctl(m->container, VFIO_SET_IOMMU,
 			   VFIO_TYPE1v2_IOMMU));
-	ASSERT_EQ(0, group_status(self->group_fd, &flags));
+	ASSERT_EQ(0, group_status(m->group_fd, &flags));
 	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
 		  flags);
+	ASSERT_EQ(0, edu_map(m->container, m->buf, 0x100000, m->buf_len));
 
-	self->dev_fd = ioctl(self->group_fd, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
-	ASSERT_LE(0, self->dev_fd);
-	ASSERT_EQ(0, mtty_check_device(self->dev_fd));
-	close_fd(&self->dev_fd);
+	m->dev_fd = ioctl(m->group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
+	ASSERT_LE(0, m->dev_fd);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+	if (!strcmp(is, "iommufd")) {
+		ASSERT_EQ(0, edu_vfio_ioas(m->container, IOMMU_VFIO_IOAS_GET,
+					   &ioas_id));
+		ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->container, ioas_id));
+	}
+	/* mtty pins nothing: the unmap with the device open is fine */
+	ASSERT_EQ(0, edu_unmap(m->container, 0x100000, m->buf_len,
+			       &unmapped));
+	ASSERT_EQ(m->buf_len, unmapped);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+	close_fd(&m->dev_fd);
 
-	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_UNSET_CONTAINER));
-	close_fd(&self->container);
-	close_fd(&self->group_fd);
+	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close_fd(&m->container);
+	close_fd(&m->group_fd);
 }
 
-/* The cdev: bind, attach to an IOAS, detach, attach to another, replace */
+/*
+ * The cdev: the errnos before and at the bind, bound and not attached,
+ * attach to an IOAS, detach, attach to another, replace.
+ */
 TEST_F(mtty, cdev)
 {
+	struct mtty_ctx *m = &self->m;
 	struct vfio_device_attach_iommufd_pt attach = {
 		.argsz = offsetof(struct vfio_device_attach_iommufd_pt, pt_id),
 	};
@@ -423,108 +444,87 @@ TEST_F(mtty, cdev)
 	__u32 devid = 0, ioas1 = 0, ioas2 = 0, pt_id;
 	char c;
 
-	self->iommufd = edu_iommufd_open();
-	ASSERT_LE(0, self->iommufd);
-	self->cdev_fd = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->cdev_fd);
+	m->iommufd = edu_iommufd_open();
+	ASSERT_LE(0, m->iommufd);
+	m->cdev_fd = open(m->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->cdev_fd);
 
 	/* Nothing but the bind before the bind */
-	ASSERT_EQ(-EINVAL, mtty_check_device(self->cdev_fd));
-	ASSERT_EQ(-1, read(self->cdev_fd, &c, 1));
+	ASSERT_EQ(-EINVAL, mtty_check_device(m->cdev_fd));
+	ASSERT_EQ(-1, read(m->cdev_fd, &c, 1));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, NULL));
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, NULL));
 	ASSERT_EQ(EINVAL, errno);
 	pt_id = 1;
-	ASSERT_EQ(-EINVAL, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-EINVAL, edu_cdev_attach(m->cdev_fd, &pt_id));
 
 	/* argsz short of the fields the bind reads */
 	bind.argsz = offsetof(struct vfio_device_bind_iommufd, out_devid);
-	bind.iommufd = self->iommufd;
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.iommufd = m->iommufd;
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	ASSERT_EQ(EINVAL, errno);
 
-	ASSERT_EQ(-EINVAL, edu_cdev_bind(self->cdev_fd, -1, NULL));
-	ASSERT_EQ(-EBADFD, edu_cdev_bind(self->cdev_fd, self->cdev_fd, NULL));
-	ASSERT_EQ(0, edu_cdev_bind(self->cdev_fd, self->iommufd, &devid));
+	ASSERT_EQ(-EINVAL, edu_cdev_bind(m->cdev_fd, -1, NULL));
+	ASSERT_EQ(-EBADFD, edu_cdev_bind(m->cdev_fd, m->cdev_fd, NULL));
+	ASSERT_EQ(0, edu_cdev_bind(m->cdev_fd, m->iommufd, &devid));
 	ASSERT_NE(0, devid);
 	/* Once per fd, one fd per device */
-	ASSERT_EQ(-EINVAL, edu_cdev_bind(self->cdev_fd, self->iommufd, NULL));
-	self->cdev_fd2 = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->cdev_fd2);
-	ASSERT_EQ(-EINVAL, edu_cdev_bind(self->cdev_fd2, self->iommufd, NULL));
-	ASSERT_EQ(-EINVAL, mtty_check_device(self->cdev_fd2));
-	close_fd(&self->cdev_fd2);
-	/* The group cannot be opened while the cdev is bound */
-	self->group_fd = open(self->group_path, O_RDWR | O_CLOEXEC);
-	ASSERT_EQ(-1, self->group_fd);
-	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(-EINVAL, edu_cdev_bind(m->cdev_fd, m->iommufd, NULL));
+	m->cdev_fd2 = open(m->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->cdev_fd2);
+	ASSERT_EQ(-EINVAL, edu_cdev_bind(m->cdev_fd2, m->iommufd, NULL));
+	ASSERT_EQ(-EINVAL, mtty_check_device(m->cdev_fd2));
+	close_fd(&m->cdev_fd2);
 
 	/* Bound and not attached: the emulation works, it needs no memory */
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
+	ASSERT_EQ(0, mtty_check_device(m->cdev_fd));
 
-	ASSERT_EQ(0, edu_ioas_alloc(self->iommufd, &ioas1));
-	ASSERT_EQ(0, edu_ioas_alloc(self->iommufd, &ioas2));
-	ASSERT_EQ(0, edu_ioas_map(self->iommufd, ioas1, self->buf, 0x100000,
-				  self->buf_len));
+	ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, &ioas1));
+	ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, &ioas2));
 
 	/* argsz short of pt_id; unknown detach flags */
 	attach.pt_id = ioas1;
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
 			    &attach));
 	ASSERT_EQ(EINVAL, errno);
 	detach.flags = 1u << 31;
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
 			    &detach));
 	ASSERT_EQ(EINVAL, errno);
 	detach.flags = 0;
 	detach.argsz = offsetof(struct vfio_device_detach_iommufd_pt, flags);
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT,
 			    &detach));
 	ASSERT_EQ(EINVAL, errno);
 
 	pt_id = ioas1;
-	ASSERT_EQ(0, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(0, edu_cdev_attach(m->cdev_fd, &pt_id));
 	ASSERT_EQ(ioas1, pt_id);
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
-	/* The access holds its IOAS */
-	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(self->iommufd, ioas1));
-	/* Unmapping under an attached access is fine */
-	ASSERT_EQ(0, edu_ioas_unmap(self->iommufd, ioas1, 0x100000, self->buf_len,
-				    NULL));
-	ASSERT_EQ(0, edu_ioas_map(self->iommufd, ioas1, self->buf, 0x100000,
-				  self->buf_len));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas1));
 
-	ASSERT_EQ(0, edu_cdev_detach(self->cdev_fd));
-	ASSERT_EQ(0, edu_cdev_detach(self->cdev_fd));
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
+	ASSERT_EQ(0, edu_cdev_detach(m->cdev_fd));
+	ASSERT_EQ(0, edu_cdev_detach(m->cdev_fd));
+	ASSERT_EQ(0, mtty_check_device(m->cdev_fd));
 
 	pt_id = ioas2;
-	ASSERT_EQ(0, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(0, edu_cdev_attach(m->cdev_fd, &pt_id));
 	ASSERT_EQ(ioas2, pt_id);
 	/* Detached from ioas1, which can go */
-	ASSERT_EQ(0, edu_iommufd_destroy(self->iommufd, ioas1));
+	ASSERT_EQ(0, edu_iommufd_destroy(m->iommufd, ioas1));
 
 	/* A second attach moves the access */
-	ASSERT_EQ(0, edu_ioas_alloc(self->iommufd, &ioas1));
+	ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, &ioas1));
 	pt_id = ioas1;
-	ASSERT_EQ(0, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(0, edu_cdev_attach(m->cdev_fd, &pt_id));
 	ASSERT_EQ(ioas1, pt_id);
-	ASSERT_EQ(0, edu_iommufd_destroy(self->iommufd, ioas2));
-	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(self->iommufd, ioas1));
+	ASSERT_EQ(0, edu_iommufd_destroy(m->iommufd, ioas2));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas1));
 	/* Attaching where it is does nothing */
-	ASSERT_EQ(0, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(0, edu_cdev_attach(m->cdev_fd, &pt_id));
 	ASSERT_EQ(ioas1, pt_id);
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
-
-	/* Closing the fd unbinds: the IOAS is free, the cdev can be bound */
-	close_fd(&self->cdev_fd);
-	ASSERT_EQ(0, edu_iommufd_destroy(self->iommufd, ioas1));
-	self->cdev_fd = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->cdev_fd);
-	ASSERT_EQ(0, edu_cdev_bind(self->cdev_fd, self->iommufd, NULL));
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
-	close_fd(&self->cdev_fd);
-	close_fd(&self->iommufd);
+	ASSERT_EQ(0, mtty_check_device(m->cdev_fd));
+	close_fd(&m->cdev_fd);
+	close_fd(&m->iommufd);
 }
 
 /*
@@ -534,6 +534,7 @@ TEST_F(mtty, cdev)
  */
 TEST_F(mtty, non_mdev_errno)
 {
+	struct mtty_ctx *m = &self->m;
 	struct vfio_pci_hot_reset_info reset_info = {
 		.argsz = sizeof(reset_info),
 	};
@@ -545,82 +546,183 @@ TEST_F(mtty, non_mdev_errno)
 	__u32 other_ioas = 0;
 	unsigned char token[16] = {};
 
-	self->iommufd = edu_iommufd_open();
-	ASSERT_LE(0, self->iommufd);
-	self->cdev_fd = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->cdev_fd);
+	m->iommufd = edu_iommufd_open();
+	ASSERT_LE(0, m->iommufd);
+	m->cdev_fd = open(m->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, m->cdev_fd);
 
 	/* A VF token: mtty takes none */
-	bind.iommufd = self->iommufd;
+	bind.iommufd = m->iommufd;
 	bind.flags = VFIO_DEVICE_BIND_FLAG_TOKEN;
 	bind.token_uuid_ptr = (uintptr_t)token;
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
 	ASSERT_EQ(EINVAL, errno);
 
-	ASSERT_EQ(0, edu_cdev_bind(self->cdev_fd, self->iommufd, &devid));
-	ASSERT_EQ(0, edu_ioas_alloc(self->iommufd, &ioas));
-	ASSERT_EQ(0, edu_ioas_alloc(self->iommufd, &ioas_mock));
-	ASSERT_EQ(0, mock_hwpt(self->iommufd, ioas_mock, &hwpt_id));
+	ASSERT_EQ(0, edu_cdev_bind(m->cdev_fd, m->iommufd, &devid));
+	ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, &ioas));
+	ASSERT_EQ(0, edu_ioas_alloc(m->iommufd, &ioas_mock));
+	ASSERT_EQ(0, _test_cmd_mock_domain(m->iommufd, ioas_mock, NULL,
+					   &hwpt_id, NULL));
 
 	/* Not attached: only an IOAS ID will do */
 	pt_id = hwpt_id;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
 	pt_id = devid;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
 	pt_id = 0x7fffff00;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
 	pt_id = 0;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
 	/*
 	 * An IOAS of another iommufd is not found in this one: allocate
 	 * there until its ID is past those of this iommufd (the mock
 	 * domain's objects follow hwpt_id closely).
 	 */
-	self->iommufd2 = edu_iommufd_open();
-	ASSERT_LE(0, self->iommufd2);
+	m->iommufd2 = edu_iommufd_open();
+	ASSERT_LE(0, m->iommufd2);
 	do {
-		ASSERT_EQ(0, edu_ioas_alloc(self->iommufd2, &other_ioas));
+		ASSERT_EQ(0, edu_ioas_alloc(m->iommufd2, &other_ioas));
 	} while (other_ioas <= hwpt_id + 4);
 	pt_id = other_ioas;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
-	close_fd(&self->iommufd2);
-	ASSERT_EQ(-EOPNOTSUPP,
-		  cdev_attach_flags(self->cdev_fd, VFIO_DEVICE_ATTACH_PASID, ioas));
-	ASSERT_EQ(-EINVAL, cdev_attach_flags(self->cdev_fd, 1u << 31, ioas));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
+	close_fd(&m->iommufd2);
+	pt_id = ioas;
+	ASSERT_EQ(-EOPNOTSUPP, edu_cdev_attach_flags(m->cdev_fd,
+						     VFIO_DEVICE_ATTACH_PASID,
+						     &pt_id));
+	ASSERT_EQ(-EINVAL, edu_cdev_attach_flags(m->cdev_fd, 1u << 31,
+						 &pt_id));
 
 	/* Attached: the same, and it stays on its IOAS */
 	pt_id = ioas;
-	ASSERT_EQ(0, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(0, edu_cdev_attach(m->cdev_fd, &pt_id));
 	pt_id = hwpt_id;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
 	pt_id = devid;
-	ASSERT_EQ(-ENOENT, edu_cdev_attach(self->cdev_fd, &pt_id));
-	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(self->iommufd, ioas));
+	ASSERT_EQ(-ENOENT, edu_cdev_attach(m->cdev_fd, &pt_id));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas));
 
 	/* The devid names an access, not a DEVICE */
 	hwpt.dev_id = devid;
 	hwpt.pt_id = ioas;
-	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+	ASSERT_EQ(-1, ioctl(m->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
 	ASSERT_EQ(ENOENT, errno);
 	info.dev_id = devid;
-	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_GET_HW_INFO, &info));
+	ASSERT_EQ(-1, ioctl(m->iommufd, IOMMU_GET_HW_INFO, &info));
 	ASSERT_EQ(ENOENT, errno);
 	/* ... which user space cannot destroy */
-	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(self->iommufd, devid));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, devid));
 
 	/* PCI hot reset is vfio-pci's: mtty does not know the ioctls */
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
 			    &reset_info));
 	ASSERT_EQ(ENOTTY, errno);
-	ASSERT_EQ(-1, ioctl(self->cdev_fd, VFIO_DEVICE_PCI_HOT_RESET, &reset));
+	ASSERT_EQ(-1, ioctl(m->cdev_fd, VFIO_DEVICE_PCI_HOT_RESET, &reset));
 	ASSERT_EQ(ENOTTY, errno);
 
 	/* All of it left the device working */
-	ASSERT_EQ(0, mtty_check_device(self->cdev_fd));
-	ASSERT_EQ(0, edu_cdev_detach(self->cdev_fd));
-	ASSERT_EQ(0, edu_iommufd_destroy(self->iommufd, ioas));
-	close_fd(&self->cdev_fd);
-	close_fd(&self->iommufd);
+	ASSERT_EQ(0, mtty_check_device(m->cdev_fd));
+	ASSERT_EQ(0, edu_cdev_detach(m->cdev_fd));
+	ASSERT_EQ(0, edu_iommufd_destroy(m->iommufd, ioas));
+	close_fd(&m->cdev_fd);
+	close_fd(&m->iommufd);
+}
+
+/*
+ * The device opened the group way or the cdev way (mtty_open_dev()), one
+ * variant each: what must hold whichever way it was opened.
+ */
+FIXTURE(mtty_dev) {
+	struct mtty_ctx m;
+};
+
+FIXTURE_VARIANT(mtty_dev) {
+	bool cdev;
+};
+
+FIXTURE_VARIANT_ADD(mtty_dev, group) {
+	.cdev = false,
+};
+
+FIXTURE_VARIANT_ADD(mtty_dev, cdev) {
+	.cdev = true,
+};
+
+/*
+ * Only the mdev: a test opens the device itself, so that the teardown
+ * closes what an ASSERT of the open leaves open before it removes the mdev
+ */
+FIXTURE_SETUP(mtty_dev)
+{
+	mtty_setup_mdev(_metadata, &self->m);
+}
+
+FIXTURE_TEARDOWN(mtty_dev)
+{
+	mtty_teardown_mdev(_metadata, &self->m);
+}
+
+/*
+ * Open and attached, the device works with nothing mapped (mtty does no
+ * DMA), with a mapping and after its unmap; its access holds the IOAS.
+ */
+TEST_F(mtty_dev, open)
+{
+	struct mtty_ctx *m = &self->m;
+	__u64 unmapped = 0;
+	__u32 ioas_id = 0;
+
+	mtty_open_dev(_metadata, m, variant->cdev, &ioas_id);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas_id));
+
+	ASSERT_EQ(0, edu_ioas_map(m->iommufd, ioas_id, m->buf, 0x100000,
+				  m->buf_len));
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+	/* Unmapping under an attached access is fine */
+	ASSERT_EQ(0, edu_ioas_unmap(m->iommufd, ioas_id, 0x100000,
+				    m->buf_len, &unmapped));
+	ASSERT_EQ(m->buf_len, unmapped);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+	ASSERT_EQ(-EBUSY, edu_iommufd_destroy(m->iommufd, ioas_id));
+}
+
+/* Open one way, the device cannot be opened the other way */
+TEST_F(mtty_dev, exclusive)
+{
+	struct mtty_ctx *m = &self->m;
+	__u32 ioas_id = 0;
+
+	mtty_open_dev(_metadata, m, variant->cdev, &ioas_id);
+	if (variant->cdev) {
+		m->group_fd = open(m->group_path, O_RDWR | O_CLOEXEC);
+		ASSERT_EQ(-1, m->group_fd);
+		ASSERT_EQ(EBUSY, errno);
+	} else {
+		m->cdev_fd = open(m->cdev, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, m->cdev_fd);
+		ASSERT_EQ(-EBUSY, edu_cdev_bind(m->cdev_fd, m->iommufd, NULL));
+	}
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
+}
+
+/*
+ * Closing the device fd ends the access: its IOAS can go, and the device
+ * opens again the same way.
+ */
+TEST_F(mtty_dev, close_reopen)
+{
+	struct mtty_ctx *m = &self->m;
+	__u32 ioas_id = 0;
+
+	mtty_open_dev(_metadata, m, variant->cdev, &ioas_id);
+	close_fd(&m->dev_fd);
+	ASSERT_EQ(0, edu_iommufd_destroy(m->iommufd, ioas_id));
+	close_fd(&m->group_fd);
+	close_fd(&m->iommufd);
+
+	mtty_open_dev(_metadata, m, variant->cdev, &ioas_id);
+	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
 }
 
 TEST_HARNESS_MAIN
