@@ -8,11 +8,13 @@
 #   base/        pristine Debian linux-source-6.1 as one commit, tagged "base"
 #   linux/       contributor work tree: base + the series as commits
 #   test/linux/  the gate's own tree: fresh base + git am, one patch at a time
-#   test/out/    O= directory of the tip's test kernel
 #   test/out-bisect/ O= directory of the bisect: every patch, W=1 C=1,
 #                test/kernel.config + test/kernel-bisect.config
+#   test/out/    O= directory of the tip's test kernel: a copy of
+#                test/out-bisect with kernel-bisect.config's options back
+#   test/out-noc/ O= directory of the second test kernel (VFIO_CONTAINER=n):
+#                a copy of test/out with that option changed
 #   test/out-mod/ O= directory of the modular configuration (tip only)
-#   test/out-noc/ O= directory of the second test kernel (VFIO_CONTAINER=n)
 #   test/run/    initramfs, QEMU logs and parsed results of the last run
 #                (run/nocontainer/: the second kernel's boot)
 #   test/mails/  the mails b4 produces for the series (gate check)
@@ -31,6 +33,7 @@ BASEDIR=$B/base
 # (e.g. a git worktree of build/linux under build/wt/NAME/): kernel, check
 # and demo then build and boot that tree.  The gate never uses them.
 WORK=${LINUX_TREE:-$B/linux}
+KOUT_USER=${KOUT:-}
 KOUT=${KOUT:-$B/out}
 CHECKDIR=${CHECKDIR:-$B/check}
 DEMODIR=${DEMODIR:-$B/demo}
@@ -42,6 +45,7 @@ FRAGMENT=$TESTFILES/kernel.config
 MOD_FRAGMENT=$TESTFILES/kernel-modules.config
 NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
 BISECT_FRAGMENT=$TESTFILES/kernel-bisect.config
+KASAN_FRAGMENT=$TESTFILES/kernel-kasan.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
 JOBS=${JOBS:-$(nproc)}
@@ -84,9 +88,8 @@ usage: ./build.sh [command]
 
   (none)   set up a fresh machine, build the work tree and the test kernel,
            boot it in QEMU and run a short demonstration, then build the
-           gate's two other configurations (build/out-nocontainer,
-           build/out-modules) so that a first "test" reuses all three,
-           then "warm"
+           gate's modular configuration (build/out-modules) so that a
+           first "test" reuses it, then "warm"
   warm     fill ccache for the gate's bisect: build the kernel of the base
            and of each patch of the series that changes a Kconfig file
            (build/warm/; the bisect's two near-complete builds)
@@ -106,8 +109,9 @@ usage: ./build.sh [command]
            the initramfs of an earlier check)
   demo     boot the kernel built by "kernel" and run the demonstration
   fuzz [SECONDS] [SEED]
-           soak outside the gate: boot the kernel built by "kernel" with
-           harness=fuzz: the race tests, iommufd_fuzz for SECONDS (default
+           soak outside the gate: build the test kernel with KASAN
+           (test/kernel-kasan.config, build/out-kasan; KASAN=0: without,
+           build/out) and boot it with harness=fuzz: the race tests, iommufd_fuzz for SECONDS (default
            3600; SEED default: the time), trinity and the memory-pressure
            run for a tenth of it each; judged by the manifest's "run fuzz"
            section, logs in build/fuzz/ (FUZZ_APPEND: more kernel
@@ -121,7 +125,8 @@ usage: ./build.sh [command]
            line "N passed, N failed, N skipped"
   help     this text
 
-Environment: JOBS (default: nproc), QEMU_TIMEOUT (s, default 3600), CCACHE_BASEDIR
+Environment: KASAN=1 (kernel, check, demo: the test kernel with KASAN, in
+build/out-kasan unless KOUT is set), JOBS (default: nproc), QEMU_TIMEOUT (s, default 3600), CCACHE_BASEDIR
 (default build/; a worktree of another checkout shares its ccache with
 CCACHE_DIR=<that>/build/ccache CCACHE_BASEDIR=<that>/build),
 CCACHE_DIR (default build/ccache).
@@ -578,25 +583,27 @@ bisect_fragment() { derived_fragment "$1" "$BISECT_FRAGMENT" bisect; }
 cmd_kernel() {
 	[ -e "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
-	step "building the test kernel from build/linux"
-	build_kernel "$WORK" "$KOUT" "$KOUT.log" || { tail -n 40 "$KOUT.log"; die "kernel build failed (log: $KOUT.log)"; }
+	local frag=$FRAGMENT
+	[ "${KASAN:-0}" = 1 ] && frag=$(derived_fragment "$KOUT" "$KASAN_FRAGMENT" kasan)
+	step "building the test kernel from build/linux${frag#"$FRAGMENT"}"
+	build_kernel "$WORK" "$KOUT" "$KOUT.log" "$frag" || { tail -n 40 "$KOUT.log"; die "kernel build failed (log: $KOUT.log)"; }
 	[ -f "$KOUT/.config.missing" ] && cat "$KOUT/.config.missing"
 	say "kernel: $KOUT/arch/x86/boot/bzImage ($(elapsed "$t0"))"
 }
 
-# The gate's two other configurations, built from build/linux beside KOUT
-# (KOUT-nocontainer, KOUT-modules): the same relative layout as the gate's
-# test/linux and test/out-*, so that the gate's builds of an unchanged tree
-# are ccache hits.  Part of "./build.sh", not needed by anything else.
+# The gate's modular configuration, built from build/linux beside KOUT
+# (KOUT-modules): the same relative layout as the gate's test/linux and
+# test/out-mod, so that the gate's build of an unchanged tree is ccache
+# hits.  (The gate's two test kernels come from its bisect's output
+# directory, built with W=1: nothing here fills ccache for them.)  Part of
+# "./build.sh", not needed by anything else.
 cmd_variants() {
-	local t0 nout=$KOUT-nocontainer mout=$KOUT-modules; t0=$(now)
-	step "building the nocontainer kernel and the modular configuration from build/linux"
-	build_kernel "$WORK" "$nout" "$nout.log" "$(noc_fragment "$nout")" ||
-		{ tail -n 40 "$nout.log"; die "nocontainer kernel build failed (log: $nout.log)"; }
+	local t0 mout=$KOUT-modules; t0=$(now)
+	step "building the modular configuration from build/linux"
 	kconfig "$WORK" "$mout" "$MOD_FRAGMENT"
 	kmake "$WORK" "$mout" vmlinux modules >"$mout.log" 2>&1 ||
 		{ tail -n 40 "$mout.log"; die "modular build failed (log: $mout.log)"; }
-	say "variants: $nout, $mout ($(elapsed "$t0"))"
+	say "variants: $mout ($(elapsed "$t0"))"
 }
 
 # The gate's bisect builds the kernel of every patch in test/linux, with W=1,
@@ -1301,6 +1308,7 @@ gate_apply_and_bisect() {
 	record "apply: series applies with git am" PASS "${#patches[@]} patches"
 	# test/out-bisect now holds the tip (or is as the last run left it)
 	[ $ok = 0 ] || [ $built = 0 ] || record_built_files "$src" "$TDIR/built-files-bisect"
+	BISECT_BUILT=$built
 	stage_end "bisect"
 	[ $ok = 1 ]
 }
@@ -1440,20 +1448,55 @@ gate_mails() {
 	stage_end "b4 mails"
 }
 
+# seed_outdir FROM TO: TO becomes a copy of the output directory FROM (its
+# objects with their mtimes, its .config), unless TO is already a copy of
+# FROM's current build (FROM/.built-id, written after each build of FROM).
+# What TO's configuration changes is then all make compiles there: the
+# tip's kernel is the bisect's last build with the options
+# test/kernel-bisect.config turns off back on, the second kernel is the
+# tip's with VFIO_CONTAINER off.  Every gate build uses W=1: kbuild compiles
+# an object again when its command line changed.
+seed_outdir() {
+	local from=$1 to=$2 id
+	id=$(cat "$from/.built-id" 2>/dev/null || true)
+	if [ -n "$id" ] && [ -f "$to/.config" ] && [ "$(cat "$to/.seeded-from" 2>/dev/null)" = "$id" ]; then
+		return 0
+	fi
+	[ -d "$from" ] || return 0
+	rsync -a --delete --exclude=/.warnings --exclude=/.seeded-from "$from/" "$to/"
+	rm -f "$to/.built-id"
+	printf '%s\n' "$id" >"$to/.seeded-from"
+	say "    ${to#"$TOP"/}: a copy of ${from#"$TOP"/}"
+}
+
 gate_tip() {
 	local src=$TDIR/linux out=$TDIR/out logs=$TDIR/logs
-	step "(d) tip kernel build (config: tinyconfig + test/kernel.config)"
+	step "(d) tip kernel build (config: tinyconfig + test/kernel.config; from the bisect's last build)"
 	stage_begin
-	restore_mtimes "$src" "$TDIR/built-files"
-	if ! build_kernel "$src" "$out" "$logs/tip.log"; then
+	rm -f "$out/.built-id"
+	if [ "${BISECT_BUILT:-0}" = 1 ] || [ ! -f "$out/.config" ]; then
+		# the bisect's output directory holds the tip: this run's
+		# sources with its objects
+		rm -f "$TDIR/out-bisect/.built-id"
+		printf 'bisect %s\n' "$(now)" >"$TDIR/out-bisect/.built-id"
+		seed_outdir "$TDIR/out-bisect" "$out"
+	else
+		restore_mtimes "$src" "$TDIR/built-files"
+	fi
+	kconfig "$src" "$out" "$FRAGMENT"
+	if ! kmake "$src" "$out" W=1 bzImage >"$logs/tip.log" 2>&1; then
 		record "build: tip kernel" FAIL "does not build: $(first_errors "$logs/tip.log")"
 		grep -E 'error' "$logs/tip.log" | sed -n '1,20p'
 		stage_end "tip kernel"
 		return 1
 	fi
+	# what test/out holds: the tree, the configuration and the copy of
+	# the bisect's directory it started from
+	printf 'tip %s %s %s\n' "$(git -C "$src" rev-parse HEAD^{tree})" "$(cat "$out/.config.key")" \
+		"$(cat "$out/.seeded-from" 2>/dev/null)" >"$out/.built-id"
 	record "build: tip kernel" PASS
 	record_built_files "$src" "$TDIR/built-files"
-	say "  ok   bzImage"
+	say "  ok   bzImage ($(grep -cE '^  CC ' "$logs/tip.log" || true) files compiled)"
 	# every option asked for, and every option the selftests ask for
 	local t cfgs=()
 	for t in $(ksft_targets "$src"); do
@@ -1595,17 +1638,19 @@ qemu_judge() {
 # boots can run at once (TCG uses one host core per boot).
 gate_nocontainer_kernel() {
 	local src=$TDIR/linux out=$TDIR/out-noc logs=$TDIR/logs frag
-	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config"
+	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config (from the tip's build)"
 	stage_begin
+	seed_outdir "$TDIR/out" "$out"
 	rm -f "$out/arch/x86/boot/bzImage"
 	frag=$(noc_fragment "$out")
-	if ! build_kernel "$src" "$out" "$logs/nocontainer.log" "$frag"; then
+	kconfig "$src" "$out" "$frag"
+	if ! kmake "$src" "$out" W=1 bzImage >"$logs/nocontainer.log" 2>&1; then
 		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
 		grep -E 'error' "$logs/nocontainer.log" | sed -n '1,20p'
 		rm -f "$out/arch/x86/boot/bzImage"
 	else
 		record "build: nocontainer kernel" PASS
-		say "  ok   bzImage"
+		say "  ok   bzImage ($(grep -cE '^  CC ' "$logs/nocontainer.log" || true) files compiled)"
 		results_py config config "$out/.config" "nocontainer kernel" "$NOC_FRAGMENT" || true
 	fi
 	stage_end "nocontainer kernel"
@@ -1709,6 +1754,12 @@ cmd_all() {
 	cmd_warm
 	say "done in $(elapsed "$t0")"
 }
+
+# KASAN (test/kernel-kasan.config) is the soak's: "fuzz" builds with it
+# unless KASAN=0, kernel, check and demo with KASAN=1; its kernel has its
+# own output directory (build/out-kasan) unless KOUT is set.
+[ "${1:-}" = fuzz ] && : "${KASAN:=1}"
+[ "${KASAN:-0}" = 1 ] && [ -z "$KOUT_USER" ] && KOUT=$B/out-kasan
 
 case ${1:-} in
 "") cmd_all ;;
