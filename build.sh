@@ -9,9 +9,9 @@
 #   linux/       contributor work tree: base + the series as commits
 #   test/linux/  the gate's own tree: fresh base + git am, one patch at a time
 #   test/out-bisect/ O= directory of the bisect: every patch, W=1 C=1,
-#                test/kernel.config + test/kernel-bisect.config
+#                test/kernel.config
 #   test/out/    O= directory of the tip's test kernel: a copy of
-#                test/out-bisect with kernel-bisect.config's options back
+#                test/out-bisect (its bzImage)
 #   test/out-noc/ O= directory of the second test kernel (VFIO_CONTAINER=n):
 #                a copy of test/out with that option changed
 #   test/out-mod/ O= directory of the modular configuration (tip only)
@@ -44,11 +44,11 @@ TESTFILES=$TOP/test
 FRAGMENT=$TESTFILES/kernel.config
 MOD_FRAGMENT=$TESTFILES/kernel-modules.config
 NOC_FRAGMENT=$TESTFILES/kernel-nocontainer.config
-BISECT_FRAGMENT=$TESTFILES/kernel-bisect.config
 KASAN_FRAGMENT=$TESTFILES/kernel-kasan.config
 MANIFEST=$TESTFILES/expected-results
 CP_IGNORE=$TESTFILES/checkpatch.ignore
-JOBS=${JOBS:-$(nproc)}
+# one job more than cores: a job is often waiting on I/O or on make itself
+JOBS=${JOBS:-$(($(nproc) + 1))}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-3600}
 ARCH=x86_64
 export ARCH
@@ -532,13 +532,21 @@ kconfig() {
 		return 0
 	fi
 	mkdir -p "$out"
-	kmake "$src" "$out" -s tinyconfig >/dev/null 2>&1
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >"$out/.config.merge.log" 2>&1
-	kmake "$src" "$out" -s olddefconfig >/dev/null 2>&1
+	rm -f "$out/.config.key"
+	kmake "$src" "$out" -s tinyconfig >"$out/.config.merge.log" 2>&1 &&
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >>"$out/.config.merge.log" 2>&1 &&
+	kmake "$src" "$out" -s olddefconfig >>"$out/.config.merge.log" 2>&1 || {
+		echo "kconfig: tinyconfig + ${frag#"$TOP"/} failed (${out#"$TOP"/}/.config.merge.log)" >&2
+		return 1
+	}
 	local sym missing=()
 	while read -r sym; do
 		grep -qx "$sym" "$out/.config" || missing+=("$sym")
 	done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag")
+	# an option the fragment turns off that something selects
+	while read -r sym; do
+		grep -q "^$sym=" "$out/.config" && missing+=("# $sym is not set")
+	done < <(sed -nE 's/^# (CONFIG_[A-Za-z0-9_]+) is not set.*/\1/p' "$frag")
 	if [ ${#missing[@]} -gt 0 ]; then
 		printf 'kconfig: not set as requested (absent at this commit or unmet dependency): %s\n' "${missing[*]}" >"$out/.config.missing"
 	else
@@ -549,7 +557,7 @@ kconfig() {
 
 build_kernel() {
 	local src=$1 out=$2 log=$3 frag=${4:-$FRAGMENT}
-	kconfig "$src" "$out" "$frag"
+	kconfig "$src" "$out" "$frag" 2>"$log" || return 1
 	kmake "$src" "$out" bzImage >"$log" 2>&1
 }
 
@@ -560,13 +568,14 @@ build_kernel() {
 #   nocontainer: the second test kernel (VFIO_CONTAINER=n,
 #     IOMMUFD_VFIO_CONTAINER=y).  Same sources as the first kernel and
 #     ccache: only what the two options change is compiled again.
-#   bisect: the kernel every patch is built with (test/kernel-bisect.config).
+#   kasan: test/kernel-kasan.config (KASAN=1, the soak).
+# $4: the fragment to start from instead of test/kernel.config.
 derived_fragment() {
-	local out=$1 over=$2 name=$3 syms
+	local out=$1 over=$2 name=$3 base=${4:-$FRAGMENT} syms
 	mkdir -p "$out"
 	syms=$(sed -nE 's/^(# )?(CONFIG_[A-Za-z0-9_]+)[= ].*/\2/p' "$over" | paste -sd'|' -)
 	{
-		grep -vE "^(# )?($syms)[= ]" "$FRAGMENT"
+		grep -vE "^(# )?($syms)[= ]" "$base"
 		cat "$over"
 	} >"$out/$name.config.new"
 	if cmp -s "$out/$name.config.new" "$out/$name.config"; then
@@ -577,15 +586,23 @@ derived_fragment() {
 	printf '%s' "$out/$name.config"
 }
 
-noc_fragment() { derived_fragment "$1" "$NOC_FRAGMENT" nocontainer; }
-bisect_fragment() { derived_fragment "$1" "$BISECT_FRAGMENT" bisect; }
+# The first kernel's fragment for KOUT-like directory $1: test/kernel.config,
+# or with KASAN=1 test/kernel-kasan.config on top
+test_fragment() {
+	if [ "${KASAN:-0}" = 1 ]; then
+		derived_fragment "$1" "$KASAN_FRAGMENT" kasan
+	else
+		printf '%s' "$FRAGMENT"
+	fi
+}
+noc_fragment() { derived_fragment "$1" "$NOC_FRAGMENT" nocontainer "$(test_fragment "$1")"; }
 
 cmd_kernel() {
 	[ -e "$WORK/.git" ] || cmd_tree
 	local t0; t0=$(now)
-	local frag=$FRAGMENT
-	[ "${KASAN:-0}" = 1 ] && frag=$(derived_fragment "$KOUT" "$KASAN_FRAGMENT" kasan)
-	step "building the test kernel from build/linux${frag#"$FRAGMENT"}"
+	local frag
+	frag=$(test_fragment "$KOUT")
+	step "building the test kernel from build/linux (${frag#"$TOP"/})"
 	build_kernel "$WORK" "$KOUT" "$KOUT.log" "$frag" || { tail -n 40 "$KOUT.log"; die "kernel build failed (log: $KOUT.log)"; }
 	[ -f "$KOUT/.config.missing" ] && cat "$KOUT/.config.missing"
 	say "kernel: $KOUT/arch/x86/boot/bzImage ($(elapsed "$t0"))"
@@ -600,14 +617,14 @@ cmd_kernel() {
 cmd_variants() {
 	local t0 mout=$KOUT-modules; t0=$(now)
 	step "building the modular configuration from build/linux"
-	kconfig "$WORK" "$mout" "$MOD_FRAGMENT"
-	kmake "$WORK" "$mout" vmlinux modules >"$mout.log" 2>&1 ||
+	{ kconfig "$WORK" "$mout" "$MOD_FRAGMENT" 2>"$mout.log" &&
+		kmake "$WORK" "$mout" vmlinux modules >"$mout.log" 2>&1; } ||
 		{ tail -n 40 "$mout.log"; die "modular build failed (log: $mout.log)"; }
 	say "variants: $mout ($(elapsed "$t0"))"
 }
 
 # The gate's bisect builds the kernel of every patch in test/linux, with W=1,
-# in test/out-bisect (test/kernel-bisect.config).  Two of those builds
+# in test/out-bisect (test/kernel.config).  Two of those builds
 # compile nearly every file: the base's (its output directory starts empty)
 # and the one that adds CONFIG_IOMMUFD (the base's include/linux/sched/user.h
 # tests it, so every file including it depends on the option).  Here the
@@ -627,8 +644,8 @@ cmd_warm() {
 	git -C "$src" checkout -q -f -B series base
 	git -C "$src" clean -q -fdx
 	: >"$log"
-	kconfig "$src" "$out" "$(bisect_fragment "$out")"
-	if ! kmake "$src" "$out" W=1 vmlinux >>"$log" 2>&1; then
+	if ! kconfig "$src" "$out" "$FRAGMENT" 2>>"$log" ||
+	   ! kmake "$src" "$out" W=1 vmlinux.o >>"$log" 2>&1; then
 		say "warm: the base does not build (log: $log)"
 		return 0
 	fi
@@ -638,10 +655,13 @@ cmd_warm() {
 			return 0
 		fi
 		key=$(cat "$out/.config.key")
-		kconfig "$src" "$out" "$(bisect_fragment "$out")"
+		if ! kconfig "$src" "$out" "$FRAGMENT" 2>>"$log"; then
+			say "warm: $(basename "$p"): kconfig failed (log: $log)"
+			return 0
+		fi
 		[ "$(cat "$out/.config.key")" != "$key" ] || continue
 		n=$((n + 1))
-		if ! kmake "$src" "$out" W=1 vmlinux >>"$log" 2>&1; then
+		if ! kmake "$src" "$out" W=1 vmlinux.o >>"$log" 2>&1; then
 			say "warm: $(basename "$p") does not build (log: $log)"
 			return 0
 		fi
@@ -977,8 +997,15 @@ tool_key() {
 	} 2>&1 | sha1sum | cut -c1-16 || true
 }
 
-# The per-patch build: vmlinux with W=1 C=1 in test/out-bisect, and the
-# W=1 / sparse / kernel-doc warnings of the series' directories.  One build
+# The per-patch build: vmlinux.o and modpost with W=1 C=1 in
+# test/out-bisect, and the W=1 / sparse / kernel-doc warnings of the
+# series' directories.  vmlinux.o is the whole kernel in one relocatable
+# object (ld -r), modpost checks its sections; what the final link adds is
+# the linker script's symbols and kallsyms' three links, about 15 s per
+# patch.  A call to a function no object defines stays undefined in
+# vmlinux.o: its undefined symbols are written to LOG.undef, and the bisect
+# compares them with the base's (which are the linker script's).  The tip
+# links the bzImage it boots.  One build
 # per patch: the bisect's kernel is only ever built with W=1, so nothing is
 # compiled twice.  C=1: sparse runs on what make recompiles, i.e. every file
 # whose source or headers changed since it was last built.  A file not
@@ -987,9 +1014,9 @@ tool_key() {
 # .warnings/ next to its object (make's output is grouped per target,
 # -Otarget), replaced when it is rebuilt, and the union over the directories
 # is what is compared with the base.  An object of those directories whose
-# record is missing or older than the object (its first check, or an
-# interrupted run) is removed and rebuilt: the base's kernel is built
-# without C=1, and only the series' directories then get sparse.
+# record is missing or older than the object (an interrupted run, or one
+# whose tools differed: the baseline drops the records) is removed and
+# rebuilt.
 # Sparse itself runs only on the sources of those directories (CHECK is a
 # filter in front of it): a patch that changes a widely included header
 # recompiles most of the kernel, and sparse on all of it took longer than
@@ -1010,12 +1037,12 @@ EOS
 	chmod +x "$chk.tmp"
 	mv "$chk.tmp" "$chk"
 	export SPARSE_SRC=$src SPARSE_DIRS="$*"
-	kmake "$src" "$out" -Otarget W=1 C=1 CHECK="$chk" vmlinux >"$log" 2>&1 || return 1
+	kmake "$src" "$out" -Otarget W=1 C=1 CHECK="$chk" vmlinux.o modpost >"$log" 2>&1 || return 1
 	stale=$($PY - record "$src" "$out" "$log" "$@" <<<"$W1_PY") || return 1
 	if [ -n "$stale" ]; then
 		# shellcheck disable=SC2086
 		(cd "$out" && rm -f $stale)
-		kmake "$src" "$out" -Otarget W=1 C=1 CHECK="$chk" vmlinux >>"$log" 2>&1 || return 1
+		kmake "$src" "$out" -Otarget W=1 C=1 CHECK="$chk" vmlinux.o modpost >>"$log" 2>&1 || return 1
 		stale=$($PY - record "$src" "$out" "$log" "$@" <<<"$W1_PY") || return 1
 		if [ -n "$stale" ]; then
 			echo "error: no warnings record for $stale after rebuilding it" >>"$log"
@@ -1023,6 +1050,8 @@ EOS
 		fi
 	fi
 	$PY - union "$src" "$out" "$log" "$@" <<<"$W1_PY" | LC_ALL=C sort >"$log.keys"
+	# what the final link would have to resolve
+	nm -u "$out/vmlinux.o" | awk '$1 == "U" { print $2 }' | LC_ALL=C sort -u >"$log.undef"
 }
 
 W1_PY=$(cat <<'EOF'
@@ -1148,7 +1177,7 @@ codespell_file() {
 
 # First error lines of a build log, for a FAIL note.
 first_errors() {
-	grep -E '(error:|undefined reference|ERROR: modpost|fixdep: error)' "$1" |
+	grep -E '(error:|undefined reference|multiple definition|ERROR: modpost|fixdep: error)' "$1" |
 		grep -v '^make\(\[[0-9]*\]\)\?: \*\*\*' | sed -n "1,${2:-3}p" |
 		sed -E "s|$TDIR/linux/||g" | tr '\n' ' ' || true
 }
@@ -1209,27 +1238,27 @@ gate_apply_and_bisect() {
 	local edirs=() d
 	for d in "${dirs[@]}"; do [ -d "$src/$d" ] && edirs+=("$d"); done
 	local cfgkey bkey
-	frag=$(bisect_fragment "$out")
-	kconfig "$src" "$out" "$frag"
+	kconfig "$src" "$out" "$FRAGMENT" || die "the base's configuration failed (tinyconfig + test/kernel.config)"
 	cfgkey=$(cat "$out/.config.key")
 	bkey=$(printf '%s %s %s %s' "$(base_sha)" "$cfgkey" "${dirs[*]}" "$TOOLKEY" | sha1sum | cut -c1-16)
-	if [ ! -f "$CACHE/baseline-$bkey.keys" ]; then
-		# the base's kernel with W=1, then its objects in those
-		# directories again with C=1 (w1_check: they have no record)
+	if [ ! -f "$CACHE/baseline-$bkey.keys" ] || [ ! -f "$CACHE/baseline-$bkey.undef" ]; then
+		# the base's kernel, W=1 C=1 (sparse on those directories
+		# only); objects of those directories built before without a
+		# record of this run's tools are compiled again (w1_check)
 		say "    baseline: the base's kernel (W=1), W=1 C=1 warnings in: ${dirs[*]:-(none)}"
 		rm -f "$TDIR/built-files-bisect"
 		for d in "${edirs[@]}"; do rm -rf "${out:?}/.warnings/$d"; done
-		if ! kmake "$src" "$out" W=1 vmlinux >"$logs/baseline.log" 2>&1 ||
-			! w1_check "$src" "$out" "$logs/baseline.log" "${edirs[@]}"; then
+		if ! w1_check "$src" "$out" "$logs/baseline.log" "${edirs[@]}"; then
 			tail -n 30 "$logs/baseline.log"
 			die "the base does not build"
 		fi
+		cp "$logs/baseline.log.undef" "$CACHE/baseline-$bkey.undef"
 		cp "$logs/baseline.log.keys" "$CACHE/baseline-$bkey.keys"
 	fi
 	say "    base: $(wc -l <"$CACHE/baseline-$bkey.keys") pre-existing W=1/sparse warnings in the checked directories"
 	stage_end "apply, baseline"
 
-	step "(c) every patch builds on its own (W=1 C=1, test/kernel-bisect.config), no new W=1 / sparse / kernel-doc warnings"
+	step "(c) every patch builds on its own (W=1 C=1, test/kernel.config), no new W=1 / sparse / kernel-doc warnings"
 	stage_begin
 	local i=0 name tree stamp files new ok=1 note built=0 prev_ok=0 kfiles
 	for p in "${patches[@]}"; do
@@ -1266,15 +1295,22 @@ gate_apply_and_bisect() {
 				rm -f "$TDIR/built-files-bisect"
 				built=1
 			fi
-			frag=$(bisect_fragment "$out")
-			kconfig "$src" "$out" "$frag"
-			# vmlinux, not bzImage: compressing it checks nothing
-			# a patch can break; the tip builds the bzImage it boots
-			if ! w1_check "$src" "$out" "$logs/build-$i.log" "${edirs[@]}"; then
+			# vmlinux.o: see w1_check
+			if ! kconfig "$src" "$out" "$FRAGMENT" 2>"$logs/build-$i.log" ||
+			   ! w1_check "$src" "$out" "$logs/build-$i.log" "${edirs[@]}"; then
 				note=$(first_errors "$logs/build-$i.log")
 				record "bisect: $name" FAIL "does not build (W=1 C=1): $note"
 				say "FAIL bisect: $name does not build:"
 				grep -E 'error|Error' "$logs/build-$i.log" | sed -n '1,20p' | sed 's/^/    /'
+				ok=0
+				prev_ok=0
+				continue
+			fi
+			new=$(LC_ALL=C comm -13 "$CACHE/baseline-$bkey.undef" "$logs/build-$i.log.undef")
+			if [ -n "$new" ]; then
+				record "bisect: $name" FAIL "does not link: undefined: $(printf '%s\n' "$new" | sed -n '1,8p' | paste -sd' ' -)"
+				say "FAIL bisect: $name does not link: vmlinux.o has new undefined symbols:"
+				printf '%s\n' "$new" | sed -n '1,20p' | sed 's/^/    /'
 				ok=0
 				prev_ok=0
 				continue
@@ -1452,10 +1488,11 @@ gate_mails() {
 # objects with their mtimes, its .config), unless TO is already a copy of
 # FROM's current build (FROM/.built-id, written after each build of FROM).
 # What TO's configuration changes is then all make compiles there: the
-# tip's kernel is the bisect's last build with the options
-# test/kernel-bisect.config turns off back on, the second kernel is the
-# tip's with VFIO_CONTAINER off.  Every gate build uses W=1: kbuild compiles
-# an object again when its command line changed.
+# tip's kernel is the bisect's last build (same configuration: only the
+# bzImage is new), the second kernel is the tip's with VFIO_CONTAINER off.
+# Every gate build uses W=1: kbuild compiles an object again when its
+# command line changed.  The selftests' output directories stay where they
+# are.
 seed_outdir() {
 	local from=$1 to=$2 id
 	id=$(cat "$from/.built-id" 2>/dev/null || true)
@@ -1463,8 +1500,10 @@ seed_outdir() {
 		return 0
 	fi
 	[ -d "$from" ] || return 0
-	rsync -a --delete --exclude=/.warnings --exclude=/.seeded-from "$from/" "$to/"
-	rm -f "$to/.built-id"
+	rm -f "$to/.seeded-from" "$to/.built-id"
+	mkdir -p "$to"
+	rsync -a --delete --exclude=/.warnings --exclude=/.seeded-from --exclude=/.built-id \
+		--exclude=/kselftest/ --exclude=/kselftest-bisect/ "$from/" "$to/" || return 1
 	printf '%s\n' "$id" >"$to/.seeded-from"
 	say "    ${to#"$TOP"/}: a copy of ${from#"$TOP"/}"
 }
@@ -1474,17 +1513,21 @@ gate_tip() {
 	step "(d) tip kernel build (config: tinyconfig + test/kernel.config; from the bisect's last build)"
 	stage_begin
 	rm -f "$out/.built-id"
-	if [ "${BISECT_BUILT:-0}" = 1 ] || [ ! -f "$out/.config" ]; then
-		# the bisect's output directory holds the tip: this run's
+	local seeded=1
+	if [ "$BISECT_BUILT" = 1 ] || [ ! -f "$out/.config" ]; then
+		# the bisect's output directory holds the tip (or the last
+		# patch it built: make takes it from there), this run's
 		# sources with its objects
-		rm -f "$TDIR/out-bisect/.built-id"
 		printf 'bisect %s\n' "$(now)" >"$TDIR/out-bisect/.built-id"
-		seed_outdir "$TDIR/out-bisect" "$out"
+		seed_outdir "$TDIR/out-bisect" "$out" || seeded=0
 	else
 		restore_mtimes "$src" "$TDIR/built-files"
 	fi
-	kconfig "$src" "$out" "$FRAGMENT"
-	if ! kmake "$src" "$out" W=1 bzImage >"$logs/tip.log" 2>&1; then
+	# test/out no longer is what the record describes (a copy, or a build
+	# that may stop half way): written again after the build
+	rm -f "$TDIR/built-files"
+	if [ $seeded = 0 ] || ! kconfig "$src" "$out" "$FRAGMENT" 2>"$logs/tip.log" ||
+	   ! kmake "$src" "$out" W=1 bzImage >>"$logs/tip.log" 2>&1; then
 		record "build: tip kernel" FAIL "does not build: $(first_errors "$logs/tip.log")"
 		grep -E 'error' "$logs/tip.log" | sed -n '1,20p'
 		stage_end "tip kernel"
@@ -1512,9 +1555,10 @@ gate_modules() {
 	local name="build: modular configuration (test/kernel-modules.config): vmlinux and modules"
 	step "(d') modular configuration at the tip: tinyconfig + test/kernel-modules.config, vmlinux + modules"
 	stage_begin
-	kconfig "$src" "$out" "$MOD_FRAGMENT"
-	results_py config config "$out/.config" "modular kernel" "$MOD_FRAGMENT" || true
-	if kmake "$src" "$out" vmlinux modules >"$log" 2>&1; then
+	: >"$log"
+	kconfig "$src" "$out" "$MOD_FRAGMENT" 2>>"$log" &&
+		results_py config config "$out/.config" "modular kernel" "$MOD_FRAGMENT" || true
+	if [ -f "$out/.config.key" ] && kmake "$src" "$out" vmlinux modules >>"$log" 2>&1; then
 		record "$name" PASS
 		say "  ok   vmlinux and $(find "$out" -name '*.ko' | wc -l) modules"
 	else
@@ -1640,11 +1684,14 @@ gate_nocontainer_kernel() {
 	local src=$TDIR/linux out=$TDIR/out-noc logs=$TDIR/logs frag
 	step "(d'') second test kernel: test/kernel.config + test/kernel-nocontainer.config (from the tip's build)"
 	stage_begin
-	seed_outdir "$TDIR/out" "$out"
+	: >"$logs/nocontainer.log"
+	if ! seed_outdir "$TDIR/out" "$out" 2>>"$logs/nocontainer.log"; then
+		echo "error: rsync of test/out to test/out-noc failed" >>"$logs/nocontainer.log"
+	fi
 	rm -f "$out/arch/x86/boot/bzImage"
 	frag=$(noc_fragment "$out")
-	kconfig "$src" "$out" "$frag"
-	if ! kmake "$src" "$out" W=1 bzImage >"$logs/nocontainer.log" 2>&1; then
+	if [ ! -f "$out/.seeded-from" ] || ! kconfig "$src" "$out" "$frag" 2>>"$logs/nocontainer.log" ||
+	   ! kmake "$src" "$out" W=1 bzImage >>"$logs/nocontainer.log" 2>&1; then
 		record "build: nocontainer kernel" FAIL "does not build: $(first_errors "$logs/nocontainer.log")"
 		grep -E 'error' "$logs/nocontainer.log" | sed -n '1,20p'
 		rm -f "$out/arch/x86/boot/bzImage"
@@ -1708,6 +1755,7 @@ cmd_test() {
 	: >"$GATE_REC"
 	: >"$GATE_TIMES"
 	TOOLKEY=$(tool_key)
+	BISECT_BUILT=0
 	local rc=0
 	checkpatch_start
 	gate_apply_and_bisect || rc=$?
