@@ -26,13 +26,16 @@ struct page;
  *                   then keeps every mapping PAGE_SIZE aligned so that each
  *                   page of IOVA is one struct page
  * @unmap: user space is unmapping [@iova, @iova + @length), which
- *         intersects pages the driver pinned.  Called once for each pinned
+ *         intersects pages the driver pinned (or the access is leaving
+ *         the IOAS: detach, replace, destroy).  Called once for each pinned
  *         range, clipped to the unmapped range, without any iommufd lock
  *         held.  The driver must stop using the pages and call
  *         iommufd_access_unpin_pages() with exactly the range it pinned
  *         before returning.  It must not wait for anything that waits for
  *         iommufd_access_destroy() or iommufd_access_detach() of this
- *         access to return.
+ *         access to return.  Pins it still holds when it returns are a
+ *         driver bug the kernel survives (see "In-kernel accesses" in
+ *         Documentation/userspace-api/iommufd.rst).
  */
 struct iommufd_access_ops {
 	u8 needs_pin_pages : 1;

@@ -613,9 +613,13 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_pin_pages, IOMMUFD);
  * @length: the @length given to iommufd_access_pin_pages()
  *
  * Drops one pin of exactly that range, which may have been made in an
- * IOAS the access has left since.  Never fails; a range that is not
- * pinned is a driver bug, logged once and otherwise ignored.  May sleep:
- * the memory is unpinned if user space unmapped it meanwhile.
+ * IOAS the access has left since.  Never fails.  A range that is not
+ * pinned (or not exactly as it was pinned) is a bug of the driver, which
+ * alone decides what it unpins: it WARNs once and is otherwise ignored,
+ * nothing is unpinned.  A driver that lets user space name the range to
+ * unpin must check it against what it pinned first, as the selftest's
+ * mock driver does.  May sleep: the memory is unpinned if user space
+ * unmapped it meanwhile.
  */
 void iommufd_access_unpin_pages(struct iommufd_access *access,
 				unsigned long iova, unsigned long length)
@@ -637,11 +641,11 @@ void iommufd_access_unpin_pages(struct iommufd_access *access,
 		}
 		mutex_unlock(&access->pin_lock);
 	}
-	if (!pin) {
-		pr_warn_once("iommufd: a driver unpinned IOVA it had not pinned (0x%lx, length 0x%lx)\n",
-			     iova, length);
+	/* A driver bug: user space never chooses what a driver unpins */
+	if (WARN_ONCE(!pin,
+		      "iommufd: the in-kernel access of %ps unpinned IOVA it had not pinned (0x%lx, length 0x%lx)\n",
+		      access->ops->unmap, iova, length))
 		return;
-	}
 	for (i = 0; i != pin->npages_objs; i++)
 		iopt_put_pages(pin->pages[i]);
 	kvfree(pin);

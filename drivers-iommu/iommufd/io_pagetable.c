@@ -722,7 +722,7 @@ again:
 		}
 	}
 
-	holder = rc ? NULL : iopt_has_access_pins(iopt, start, last);
+	holder = rc ? NULL : iopt_find_pinning_access(iopt, start, last);
 	if (holder) {
 		if (rounds == IOMMUFD_ACCESS_NOTIFY_ROUNDS) {
 			/* A driver bug; the kernel stays consistent */
@@ -1681,7 +1681,7 @@ static struct iommufd_access_pin *to_pin(struct interval_tree_node *node)
 }
 
 /**
- * iopt_has_access_pins() - is memory of a range pinned by an access?
+ * iopt_find_pinning_access() - find an access that pinned part of a range
  * @iopt: the io_pagetable
  * @start: first IOVA
  * @last: last IOVA (inclusive)
@@ -1690,12 +1690,13 @@ static struct iommufd_access_pin *to_pin(struct interval_tree_node *node)
  * iova_rwsem, which keeps the list of accesses and their pins in @iopt
  * stable (pins in @iopt are only added under it).
  *
- * Return: the first attached access holding a pin that intersects
- * [@start, @last], valid while iova_rwsem is held, or NULL.
+ * Return: the first attached access (in the order of
+ * &io_pagetable.access_list) holding a pin that intersects [@start, @last],
+ * valid while iova_rwsem is held; NULL if no access holds such a pin.
  */
-struct iommufd_access *iopt_has_access_pins(struct io_pagetable *iopt,
-					    unsigned long start,
-					    unsigned long last)
+struct iommufd_access *iopt_find_pinning_access(struct io_pagetable *iopt,
+						unsigned long start,
+						unsigned long last)
 {
 	struct interval_tree_node *node;
 	struct iommufd_access *access;

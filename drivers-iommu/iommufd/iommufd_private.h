@@ -355,12 +355,13 @@ int iopt_access_pin_pages(struct io_pagetable *iopt,
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, bool write);
 /*
- * Which access attached to @iopt holds a pin, made in @iopt, intersecting
- * [@start, @last] (NULL: none)?  The caller holds iova_rwsem.
+ * The first access attached to @iopt that holds a pin, made in @iopt,
+ * intersecting [@start, @last], or NULL if there is none.  The caller
+ * holds iova_rwsem.
  */
-struct iommufd_access *iopt_has_access_pins(struct io_pagetable *iopt,
-					    unsigned long start,
-					    unsigned long last);
+struct iommufd_access *iopt_find_pinning_access(struct io_pagetable *iopt,
+						unsigned long start,
+						unsigned long last);
 /*
  * Rounds of notification an unmap, a replace or a detach makes before it
  * gives up on a driver that does not unpin.  One is enough for a correct

@@ -20,10 +20,11 @@
 /*
  * MOCK_IO_PAGE_SIZE uses PAGE_SIZE: the kernel's, or the one user space
  * defines before including this file (there is no user space header for
- * it).
+ * it).  The kernel also checks the size of struct iommu_test_cmd.
  */
 #ifdef __KERNEL__
 #include <asm/page.h>
+#include <linux/build_bug.h>
 #endif
 
 enum {
@@ -386,6 +387,14 @@ struct iommu_test_cmd {
 	};
 	__u32 last;
 };
+
+#ifdef __KERNEL__
+/*
+ * The access ops fit in the union as it was before them: programs built
+ * with the header of the earlier ops still pass a command large enough
+ */
+static_assert(sizeof(struct iommu_test_cmd) == 64);
+#endif
 
 #define IOMMU_TEST_CMD _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32)
 

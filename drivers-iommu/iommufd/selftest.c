@@ -1109,9 +1109,12 @@ struct selftest_pin {
  *              IOMMU_TEST_OP_ACCESS_UNMAPS in progress read it, or 0
  * @unmap_next: SELFTEST_OBJ_ACCESS: [iova, length] of the callback number
  *              @unmap_read + 1: the first one once that read succeeded
- * @read_lock: SELFTEST_OBJ_ACCESS: serializes IOMMU_TEST_OP_ACCESS_UNMAPS,
- *             across its copy to user space; taken before @lock, never
- *             by the unmap callback
+ * @unmaps_mutex: SELFTEST_OBJ_ACCESS: serializes
+ *                IOMMU_TEST_OP_ACCESS_UNMAPS across its copy to user
+ *                space.  A sleeping lock, taken killable: the copy may
+ *                fault and block for as long as user space wants.  Taken
+ *                before @lock, which is never held across the copy, and
+ *                never by the unmap callback.
  *
  * Holds no reference on any object itself: the device or the access holds
  * its own.
@@ -1136,7 +1139,7 @@ struct selftest_obj {
 			u64 unmap_last[2];
 			u32 unmap_read;
 			u64 unmap_next[2];
-			struct mutex read_lock; /* see the kernel-doc above */
+			struct mutex unmaps_mutex; /* see the kernel-doc above */
 		};
 	};
 };
@@ -1170,7 +1173,7 @@ void iommufd_selftest_destroy(struct iommufd_object *obj)
 		/* Only the buggy driver has records left; the pins are gone */
 		list_for_each_entry_safe(pin, tmp, &sobj->pins, item)
 			selftest_pin_free(pin);
-		mutex_destroy(&sobj->read_lock);
+		mutex_destroy(&sobj->unmaps_mutex);
 		mutex_destroy(&sobj->lock);
 		return;
 	}
@@ -1788,7 +1791,7 @@ static int iommufd_test_create_access(struct iommufd_ucmd *ucmd,
 		return PTR_ERR(sobj);
 	sobj->kind = SELFTEST_OBJ_ACCESS;
 	mutex_init(&sobj->lock);
-	mutex_init(&sobj->read_lock);
+	mutex_init(&sobj->unmaps_mutex);
 	INIT_LIST_HEAD(&sobj->pins);
 	sobj->access_flags = flags;
 
@@ -1826,7 +1829,7 @@ out_destroy:
 	/* Nothing is pinned yet: detaches without a callback */
 	iommufd_access_destroy(sobj->access);
 out_abort:
-	mutex_destroy(&sobj->read_lock);
+	mutex_destroy(&sobj->unmaps_mutex);
 	mutex_destroy(&sobj->lock);
 	iommufd_object_abort(ucmd->ictx, &sobj->obj);
 	return rc;
@@ -2084,8 +2087,10 @@ out_free:
 /*
  * IOMMU_TEST_OP_ACCESS_UNMAPS.  The record is reset only once user space
  * has it: the callbacks it reported are forgotten after the copy succeeded,
- * those that came meanwhile stay.  The copy is made without the mock
- * driver's lock, which the callback needs.
+ * those that came meanwhile stay.  The copy to user space is made with
+ * unmaps_mutex only, a mutex taken killable, so that a copy that faults
+ * and blocks can be killed; never with the mock driver's lock, which the
+ * callback needs.
  */
 static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 				      struct iommu_test_cmd *cmd)
@@ -2099,7 +2104,10 @@ static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 		return PTR_ERR(sobj);
 
 	memset(&cmd->access_unmaps, 0, sizeof(cmd->access_unmaps));
-	mutex_lock(&sobj->read_lock);
+	if (mutex_lock_killable(&sobj->unmaps_mutex)) {
+		rc = -EINTR;
+		goto out_put;
+	}
 	mutex_lock(&sobj->lock);
 	count = sobj->unmap_count;
 	cmd->access_unmaps.out_count = count;
@@ -2125,16 +2133,11 @@ static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 	}
 	sobj->unmap_read = 0;
 	mutex_unlock(&sobj->lock);
-	mutex_unlock(&sobj->read_lock);
+	mutex_unlock(&sobj->unmaps_mutex);
+out_put:
 	iommufd_put_object(ucmd->ictx, &sobj->obj);
 	return rc;
 }
-
-/*
- * The access ops fit in the union as it was before them: programs built
- * with the header of the earlier ops still pass a command large enough
- */
-static_assert(sizeof(struct iommu_test_cmd) == 64);
 
 /**
  * iommufd_test() - ioctl(IOMMU_TEST_CMD)

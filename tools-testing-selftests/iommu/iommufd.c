@@ -5032,6 +5032,13 @@ TEST_F(iommufd_ioas, access_replace)
 						  MOCK_ACCESS_IOAS_REPLACE,
 						  ioas3_id));
 	test_cmd_access_unmaps(buggy_id, 3, 1);
+	/*
+	 * Nothing changed (and nothing WARNed, which the guest log check
+	 * would see): the new IOAS was left as it was, the pin still works
+	 */
+	ASSERT_EQ(1, ioas_alignment(self->fd, ioas3_id));
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas2_id));
+	test_cmd_access_rw(buggy_id, self->base, buf, 1, 0);
 	/* Still on the old IOAS, which still sees the pin */
 	test_err(EDEADLOCK, _test_ioctl_ioas_unmap(self->fd, ioas2_id,
 						   self->base, 8 * PAGE_SIZE,

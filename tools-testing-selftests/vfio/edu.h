@@ -921,12 +921,17 @@ static inline int edu_vfio_cdev_path(const char *sysfs_dev, char *path,
 	return ret;
 }
 
-/* "/dev/vfio/devices/vfioN" of @bdf. */
+/* "/dev/vfio/devices/vfioN" of @bdf; -ENAMETOOLONG if a path is cut. */
 static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
 {
 	char dev[256];
+	int n;
 
-	snprintf(dev, sizeof(dev), EDU_SYSFS_PCI "/devices/%s", bdf);
+	n = snprintf(dev, sizeof(dev), EDU_SYSFS_PCI "/devices/%s", bdf);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= sizeof(dev))
+		return -ENAMETOOLONG;
 	return edu_vfio_cdev_path(dev, path, len);
 }
 

@@ -381,7 +381,8 @@ TEST_F(mtty, group_iommufd)
 /*
  * The legacy path: the group in a /dev/vfio/vfio container (type1v2),
  * VFIO's or iommufd's (CONFIG_VFIO_CONTAINER=n): the same answers, and on
- * iommufd's the device's access holds the compat IOAS.
+ * iommufd's the device's access holds the compat IOAS, which can be
+ * destroyed once the device is closed.
  */
 TEST_F(mtty, group_container)
 {
@@ -421,6 +422,15 @@ TEST_F(mtty, group_container)
 	ASSERT_EQ(m->buf_len, unmapped);
 	ASSERT_EQ(0, mtty_check_device(m->dev_fd));
 	close_fd(&m->dev_fd);
+	if (ioas_id) {
+		/*
+		 * The control of the EBUSY above: the access went away with
+		 * the device fd, and nothing else holds the compat IOAS
+		 */
+		ASSERT_EQ(0, edu_iommufd_destroy(m->container, ioas_id));
+		ASSERT_EQ(-ENODEV, edu_vfio_ioas(m->container,
+						 IOMMU_VFIO_IOAS_GET, NULL));
+	}
 
 	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_UNSET_CONTAINER));
 	close_fd(&m->container);
