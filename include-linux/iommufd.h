@@ -32,9 +32,10 @@ struct page;
  *         held.  The driver must stop using the pages and call
  *         iommufd_access_unpin_pages() with exactly the range it pinned
  *         before returning.  It must not wait for anything that waits for
- *         iommufd_access_destroy() or iommufd_access_detach() of this
- *         access to return.  Pins it still holds when it returns are a
- *         driver bug the kernel survives (see "In-kernel accesses" in
+ *         iommufd_access_destroy(), iommufd_access_detach() or
+ *         iommufd_access_replace() of this access to return.  Pins it
+ *         still holds when it returns are a driver bug the kernel
+ *         survives (see "In-kernel accesses" in
  *         Documentation/userspace-api/iommufd.rst).
  */
 struct iommufd_access_ops {

@@ -18,9 +18,10 @@
  * calls the driver's unmap op for each pinned range, clipped to the
  * unmapped range, without any iommufd lock held, and the unmap retries once
  * the driver returned.  A driver that does not unpin makes the unmap fail
- * with EDEADLOCK after a few rounds (io_pagetable.c), and a detach orphans
- * its pins; the kernel is safe either way, since the pin holds its own
- * reference on the memory, but that is a driver bug and WARNs once
+ * with EDEADLOCK after a few rounds (io_pagetable.c), a replace fails with
+ * EBUSY and a detach orphans its pins; the kernel is safe in each case,
+ * since the pin holds its own reference on the memory, but that is a
+ * driver bug and WARNs once
  * (iommufd_access_warn_kept_pins(): not for the selftest's mock driver
  * that plays it on purpose).
  *
@@ -434,15 +435,18 @@ again:
 		}
 	}
 	if (pinned) {
+		/* A driver bug; the pins keep their memory, nothing breaks */
 		if (change != IOMMUFD_ACCESS_DETACH) {
+			WARN_ONCE(iommufd_access_warn_kept_pins(access),
+				  "iommufd: in-kernel access %u of %ps kept pages pinned across a replace of its IOAS\n",
+				  access->obj.id, access->ops->unmap);
 			iopt_remove_access(&new_ioas->iopt, access, new_id);
 			rc = -EBUSY;
 			goto out_unlock;
 		}
-		/* A driver bug; the pins keep their memory, nothing breaks */
 		WARN_ONCE(iommufd_access_warn_kept_pins(access),
-			  "iommufd: the in-kernel access of %ps kept pages pinned across the detach of its IOAS\n",
-			  access->ops->unmap);
+			  "iommufd: in-kernel access %u of %ps kept pages pinned across the detach of its IOAS\n",
+			  access->obj.id, access->ops->unmap);
 		iommufd_access_orphan_pins(access, &cur_ioas->iopt);
 	}
 
@@ -495,7 +499,8 @@ static int iommufd_access_set_ioas(struct iommufd_access *access, u32 ioas_id,
  *
  * Return: 0, -EINVAL (already attached), -ENOENT (no such IOAS),
  * -EADDRINUSE (a mapping of the IOAS is not PAGE_SIZE aligned, for an
- * access that pins pages), -ENOMEM, -EBUSY (raced with another attach).
+ * access that pins pages), -ENOMEM, -EBUSY (no free index in the IOAS's
+ * access list).
  */
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 {
@@ -511,12 +516,13 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_attach, IOMMUFD);
  * Replacing by the IOAS the access is attached to does nothing.  Once the
  * access could join the new IOAS, the pins it holds in the old one are
  * given back: the driver's unmap op is called for each of them (whole),
- * and the driver must unpin them.  If it does not, the access stays on the
- * old IOAS and -EBUSY is returned.  On failure the access is attached as
- * before.
+ * and the driver must unpin them.  If it does not, a driver bug that
+ * WARNs once, the access stays on the old IOAS and -EBUSY is returned.  On
+ * failure the access is attached as before.
  *
  * Return: 0, -EINVAL (not attached), -ENOENT (no such IOAS), -EBUSY
- * (pins left in the old IOAS, or raced with another attach), -EADDRINUSE,
+ * (pins left in the old IOAS, a concurrent attach, replace or detach
+ * won, or no free index in the new IOAS's access list), -EADDRINUSE,
  * -ENOMEM (see iommufd_access_attach()).
  */
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)

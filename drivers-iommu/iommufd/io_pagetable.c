@@ -727,8 +727,9 @@ again:
 		if (rounds == IOMMUFD_ACCESS_NOTIFY_ROUNDS) {
 			/* A driver bug; the kernel stays consistent */
 			WARN_ONCE(iommufd_access_warn_kept_pins(holder),
-				  "iommufd: the in-kernel access of %ps did not unpin [0x%lx, 0x%lx] when asked to; the unmap fails with EDEADLOCK\n",
-				  holder->ops->unmap, start, last);
+				  "iommufd: in-kernel access %u of %ps did not unpin [0x%lx, 0x%lx] when asked to; the unmap fails with EDEADLOCK\n",
+				  holder->obj.id, holder->ops->unmap, start,
+				  last);
 			rc = -EDEADLOCK;
 		} else {
 			if (!rounds)
@@ -1621,7 +1622,8 @@ int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
  * that each page of IOVA is one page of memory; it is refused while a
  * mapping is not PAGE_SIZE aligned.  The caller holds access->ioas_lock.
  *
- * Return: 0, -EADDRINUSE (a mapping is not PAGE_SIZE aligned), -ENOMEM.
+ * Return: 0, -EADDRINUSE (a mapping is not PAGE_SIZE aligned), -ENOMEM,
+ * -EBUSY (no free index in the access list).
  */
 int iopt_add_access(struct io_pagetable *iopt, struct iommufd_access *access,
 		    u32 *id)

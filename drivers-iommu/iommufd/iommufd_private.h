@@ -589,7 +589,7 @@ static_assert(offsetof(struct iommufd_access, obj) == 0);
  * iommufd_access_warn_kept_pins() - should a driver that kept pins WARN?
  * @access: an access whose driver returned from its unmap op, asked for
  *          the last time, without unpinning (an unmap then fails with
- *          -EDEADLOCK, a detach orphans the pins)
+ *          -EDEADLOCK, a replace with -EBUSY, a detach orphans the pins)
  *
  * That is a bug of the driver, which gets a WARN_ONCE.  The only exception
  * is the selftest's mock driver with MOCK_ACCESS_NO_UNPIN, which plays

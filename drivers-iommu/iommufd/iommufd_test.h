@@ -391,7 +391,7 @@ struct iommu_test_cmd {
 #ifdef __KERNEL__
 /*
  * The access ops fit in the union as it was before them: programs built
- * with the header of the earlier ops still pass a command large enough
+ * with the header of the earlier ops still pass a command large enough.
  */
 static_assert(sizeof(struct iommu_test_cmd) == 64);
 #endif

@@ -2088,9 +2088,9 @@ out_free:
  * IOMMU_TEST_OP_ACCESS_UNMAPS.  The record is reset only once user space
  * has it: the callbacks it reported are forgotten after the copy succeeded,
  * those that came meanwhile stay.  The copy to user space is made with
- * unmaps_mutex only, a mutex taken killable, so that a copy that faults
- * and blocks can be killed; never with the mock driver's lock, which the
- * callback needs.
+ * unmaps_mutex only, a mutex taken killable, so that a task waiting
+ * behind a copy that user space stalls can be killed; never with the mock
+ * driver's lock, which the callback needs.
  */
 static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 				      struct iommu_test_cmd *cmd)
@@ -2104,10 +2104,9 @@ static int iommufd_test_access_unmaps(struct iommufd_ucmd *ucmd,
 		return PTR_ERR(sobj);
 
 	memset(&cmd->access_unmaps, 0, sizeof(cmd->access_unmaps));
-	if (mutex_lock_killable(&sobj->unmaps_mutex)) {
-		rc = -EINTR;
+	rc = mutex_lock_killable(&sobj->unmaps_mutex);
+	if (rc)
 		goto out_put;
-	}
 	mutex_lock(&sobj->lock);
 	count = sobj->unmap_count;
 	cmd->access_unmaps.out_count = count;

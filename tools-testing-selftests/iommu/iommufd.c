@@ -5033,22 +5033,24 @@ TEST_F(iommufd_ioas, access_replace)
 						  ioas3_id));
 	test_cmd_access_unmaps(buggy_id, 3, 1);
 	/*
-	 * Nothing changed (and nothing WARNed, which the guest log check
-	 * would see): the new IOAS was left as it was, the pin still works
+	 * Nothing changed: the new IOAS was left as it was, and the access
+	 * is still on the old one
 	 */
 	ASSERT_EQ(1, ioas_alignment(self->fd, ioas3_id));
-	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas2_id));
 	test_cmd_access_rw(buggy_id, self->base, buf, 1, 0);
 	/* Still on the old IOAS, which still sees the pin */
 	test_err(EDEADLOCK, _test_ioctl_ioas_unmap(self->fd, ioas2_id,
 						   self->base, 8 * PAGE_SIZE,
 						   NULL));
+	/* Without access_id, only the pinning buggy_id aligns ioas2 */
+	test_ioctl_destroy(access_id);
+	ASSERT_EQ(PAGE_SIZE, ioas_alignment(self->fd, ioas2_id));
 	test_cmd_access_unpin(buggy_id, self->base, PAGE_SIZE);
 	test_cmd_access_set_ioas(buggy_id, MOCK_ACCESS_IOAS_REPLACE,
 				 ioas3_id);
+	ASSERT_EQ(1, ioas_alignment(self->fd, ioas2_id));
 	test_ioctl_destroy(buggy_id);
 	test_ioctl_destroy(ioas3_id);
-	test_ioctl_destroy(access_id);
 	test_ioctl_destroy(ioas2_id);
 	test_cmd_check_refs(buf, BUFFER_SIZE, 0);
 }

@@ -11,6 +11,7 @@
 #ifndef __SELFTEST_IOMMUFD_UTILS_H
 #define __SELFTEST_IOMMUFD_UTILS_H
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -30,6 +31,10 @@
 #define HUGEPAGE_SIZE (2UL << 20)
 
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+/* As the kernel's static_assert in iommufd_test.h: the access ops fit */
+static_assert(sizeof(struct iommu_test_cmd) == 64,
+	      "struct iommu_test_cmd must stay 64 bytes");
 
 #define IOMMU_IOAS_MAP_RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
 

@@ -890,6 +890,19 @@ static inline bool edu_dev_vfio_is_iommufd(void)
 /* ---- the VFIO device character device ---------------------------------- */
 
 /*
+ * The result @n of an snprintf() into a buffer of @size bytes: 0, -EINVAL
+ * (an output error) or -ENAMETOOLONG (the output was cut).
+ */
+static inline int edu_snprintf_ok(int n, size_t size)
+{
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
  * "/dev/vfio/devices/vfioN" of the VFIO device whose sysfs directory is
  * @sysfs_dev (a PCI function, an mdev), from its vfio-dev subdirectory.
  */
@@ -898,23 +911,23 @@ static inline int edu_vfio_cdev_path(const char *sysfs_dev, char *path,
 {
 	char dir_path[256];
 	struct dirent *de;
-	int ret = -ENOENT;
 	DIR *dir;
+	int ret;
 
-	if (snprintf(dir_path, sizeof(dir_path), "%s/vfio-dev", sysfs_dev) >=
-	    (int)sizeof(dir_path))
-		return -ENAMETOOLONG;
+	ret = edu_snprintf_ok(snprintf(dir_path, sizeof(dir_path),
+				       "%s/vfio-dev", sysfs_dev),
+			      sizeof(dir_path));
+	if (ret)
+		return ret;
 	dir = opendir(dir_path);
 	if (!dir)
 		return -errno;
+	ret = -ENOENT;
 	while ((de = readdir(dir))) {
 		if (strncmp(de->d_name, "vfio", 4))
 			continue;
-		if (snprintf(path, len, "/dev/vfio/devices/%s", de->d_name) >=
-		    (int)len)
-			ret = -ENAMETOOLONG;
-		else
-			ret = 0;
+		ret = edu_snprintf_ok(snprintf(path, len, "/dev/vfio/devices/%s",
+					       de->d_name), len);
 		break;
 	}
 	closedir(dir);
@@ -925,13 +938,13 @@ static inline int edu_vfio_cdev_path(const char *sysfs_dev, char *path,
 static inline int edu_cdev_path(const char *bdf, char *path, size_t len)
 {
 	char dev[256];
-	int n;
+	int ret;
 
-	n = snprintf(dev, sizeof(dev), EDU_SYSFS_PCI "/devices/%s", bdf);
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n >= sizeof(dev))
-		return -ENAMETOOLONG;
+	ret = edu_snprintf_ok(snprintf(dev, sizeof(dev),
+				       EDU_SYSFS_PCI "/devices/%s", bdf),
+			      sizeof(dev));
+	if (ret)
+		return ret;
 	return edu_vfio_cdev_path(dev, path, len);
 }
 
