@@ -1492,6 +1492,18 @@ seed_outdir() {
 	mkdir -p "$to"
 	rsync -a --delete --exclude=/.warnings --exclude=/.seeded-from --exclude=/.built-id \
 		--exclude=/kselftest/ --exclude=/kselftest-bisect/ "$from/" "$to/" || return 1
+	# objtool's build (tools/) names its output directory in its command
+	# files, absolute and relative to the source: in a copy they would
+	# differ, objtool would be built again, and every object depends on
+	# it.  The copy's command files name the copy (FROM and TO are both
+	# in build/test).
+	local fb tb
+	fb=$(basename "$from")
+	tb=$(basename "$to")
+	if [ -d "$to/tools" ]; then
+		find "$to/tools" \( -name '.*.cmd' -o -name '.*.d' \) -print0 |
+			xargs -0 -r sed -i -e "s|$TDIR/$fb/|$TDIR/$tb/|g" -e "s|\.\./$fb/|../$tb/|g" || return 1
+	fi
 	printf '%s\n' "$id" >"$to/.seeded-from"
 	say "    ${to#"$TOP"/}: a copy of ${from#"$TOP"/}"
 }
