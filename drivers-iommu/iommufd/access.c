@@ -21,9 +21,8 @@
  * with EDEADLOCK after a few rounds (io_pagetable.c), a replace fails with
  * EBUSY and a detach orphans its pins; the kernel is safe in each case,
  * since the pin holds its own reference on the memory, but that is a
- * driver bug and WARNs once
- * (iommufd_access_warn_kept_pins(): not for the selftest's mock driver
- * that plays it on purpose).
+ * driver bug and WARNs once (iommufd_access_warn_kept_pins(), which spares
+ * only the selftest's mock driver that plays it on purpose).
  *
  * Lifetime: the driver holds a reference on the ACCESS object from
  * iommufd_access_create() to iommufd_access_destroy(), so user space can
