@@ -39,77 +39,13 @@
 
 #include "../kselftest_harness.h"
 #include "../iommu/iommufd_utils.h"
-#include "edu.h"
-
-#define MTTY_PARENT	"/sys/class/mdev_bus/mtty"
-#define MTTY_TYPE	MTTY_PARENT "/mdev_supported_types/mtty-1"
-#define MDEV_DEVICES	"/sys/bus/mdev/devices"
-/* Vendor and device ID in mtty's config space */
-#define MTTY_PCI_ID	0x32534348u
-#define MTTY_BAR0_SIZE	8
+#include "mdev.h"
 
 static bool path_exists(const char *path)
 {
 	struct stat st;
 
 	return !stat(path, &st);
-}
-
-/* Create an mdev of type mtty-1 named @uuid through sysfs: 0 or -errno */
-static int mtty_create(const char *uuid)
-{
-	return edu_sysfs_write(MTTY_TYPE "/create", uuid);
-}
-
-static int mtty_remove(const char *uuid)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/remove", uuid);
-	return edu_sysfs_write(path, "1");
-}
-
-/* The number of the IOMMU group of mdev @uuid, or -errno */
-static int mtty_group(const char *uuid)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	const char *name;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), MDEV_DEVICES "/%s/iommu_group", uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	name = strrchr(link, '/');
-	return atoi(name ? name + 1 : link);
-}
-
-/* The device works: its info, and its PCI IDs read from config space */
-static int mtty_check_device(int fd)
-{
-	struct vfio_device_info info = { .argsz = sizeof(info) };
-	struct vfio_region_info reg = { .argsz = sizeof(reg) };
-	__u32 id;
-
-	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info))
-		return -errno;
-	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
-	    info.num_regions != VFIO_PCI_NUM_REGIONS)
-		return -EPROTO;
-
-	reg.index = VFIO_PCI_BAR0_REGION_INDEX;
-	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &reg))
-		return -errno;
-	if (reg.size != MTTY_BAR0_SIZE)
-		return -EPROTO;
-
-	reg.index = VFIO_PCI_CONFIG_REGION_INDEX;
-	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &reg))
-		return -errno;
-	if (pread(fd, &id, sizeof(id), reg.offset) != sizeof(id))
-		return -errno;
-	return id == MTTY_PCI_ID ? 0 : -EPROTO;
 }
 
 static int group_status(int group_fd, __u32 *flags)
@@ -128,26 +64,6 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
-}
-
-/*
- * A UUID for an mdev of this process: the pid and a random number, so that
- * an mdev leaked by an earlier run cannot collide with it.
- */
-static void mtty_uuid(char *uuid, size_t len, unsigned int tag)
-{
-	unsigned int rnd = 0;
-	int fd;
-
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (read(fd, &rnd, sizeof(rnd)) != sizeof(rnd))
-			rnd = 0;
-		close(fd);
-	}
-	rnd ^= (unsigned int)time(NULL);
-	snprintf(uuid, len, "%08x-6a3c-4f7e-9b1d-%04x%08x", tag,
-		 rnd & 0xffff, (unsigned int)getpid());
 }
 
 /*
@@ -191,23 +107,16 @@ static void mtty_setup_mdev(struct __test_metadata *_metadata,
 	m->cdev_fd2 = -1;
 	m->buf = MAP_FAILED;
 
-	ASSERT_TRUE(path_exists(MTTY_TYPE)) {
+	ASSERT_TRUE(mtty_available()) {
 		TH_LOG("no mtty parent: the kernel needs CONFIG_SAMPLE_VFIO_MDEV_MTTY");
 	}
 
 	mtty_uuid(m->uuid, sizeof(m->uuid), 0x8d2f0b1e);
 	snprintf(m->dev, sizeof(m->dev), MDEV_DEVICES "/%s", m->uuid);
-	/* A stale mdev of the same name would make the create fail */
-	if (path_exists(m->dev))
-		mtty_remove(m->uuid);
-	ASSERT_EQ(0, mtty_create(m->uuid));
-
-	m->group = mtty_group(m->uuid);
-	ret = edu_vfio_cdev_path(m->dev, m->cdev, sizeof(m->cdev));
-	if (m->group < 0 || ret)
-		mtty_remove(m->uuid);
-	ASSERT_LE(0, m->group);
-	ASSERT_EQ(0, ret);
+	ret = mtty_create_mdev(m->uuid, &m->group, m->cdev, sizeof(m->cdev));
+	ASSERT_EQ(0, ret) {
+		TH_LOG("creating mtty mdev %s: %s", m->uuid, strerror(-ret));
+	}
 	snprintf(m->group_path, sizeof(m->group_path), "/dev/vfio/%d",
 		 m->group);
 
@@ -270,12 +179,12 @@ static void mtty_open_dev(struct __test_metadata *_metadata,
 	m->group_fd = open(m->group_path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, m->group_fd);
 	ASSERT_EQ(0, group_status(m->group_fd, &flags));
-	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE, flags);
+	ASSERT_EQ((__u32)VFIO_GROUP_FLAGS_VIABLE, flags);
 	ASSERT_EQ(0, ioctl(m->group_fd, VFIO_GROUP_SET_CONTAINER,
 			   &m->iommufd));
 	ASSERT_EQ(0, group_status(m->group_fd, &flags));
-	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
-		  flags);
+	ASSERT_EQ((__u32)(VFIO_GROUP_FLAGS_VIABLE |
+			  VFIO_GROUP_FLAGS_CONTAINER_SET), flags);
 	ASSERT_EQ(0, edu_vfio_ioas(m->iommufd, IOMMU_VFIO_IOAS_GET,
 				   ioas_id));
 	m->dev_fd = ioctl(m->group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
@@ -404,8 +313,8 @@ TEST_F(mtty, group_container)
 	ASSERT_EQ(0, ioctl(m->container, VFIO_SET_IOMMU,
 			   VFIO_TYPE1v2_IOMMU));
 	ASSERT_EQ(0, group_status(m->group_fd, &flags));
-	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
-		  flags);
+	ASSERT_EQ((__u32)(VFIO_GROUP_FLAGS_VIABLE |
+			  VFIO_GROUP_FLAGS_CONTAINER_SET), flags);
 	ASSERT_EQ(0, edu_map(m->container, m->buf, 0x100000, m->buf_len));
 
 	m->dev_fd = ioctl(m->group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
@@ -477,7 +386,7 @@ TEST_F(mtty, cdev)
 	ASSERT_EQ(-EINVAL, edu_cdev_bind(m->cdev_fd, -1, NULL));
 	ASSERT_EQ(-EBADFD, edu_cdev_bind(m->cdev_fd, m->cdev_fd, NULL));
 	ASSERT_EQ(0, edu_cdev_bind(m->cdev_fd, m->iommufd, &devid));
-	ASSERT_NE(0, devid);
+	ASSERT_NE(0u, devid);
 	/* Once per fd, one fd per device */
 	ASSERT_EQ(-EINVAL, edu_cdev_bind(m->cdev_fd, m->iommufd, NULL));
 	m->cdev_fd2 = open(m->cdev, O_RDWR | O_CLOEXEC);
